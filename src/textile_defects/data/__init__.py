@@ -1,0 +1,1 @@
+"""Data: the sample generator, ingest and validation, manifests, splitting, loaders."""
