@@ -1,0 +1,178 @@
+"""Render the report's encoder comparison table as Markdown from ``dvc exp show --json``.
+
+    python scripts/encoder_table.py                      # runs `dvc exp show --json` itself
+    dvc exp show --json -A | python scripts/encoder_table.py --input -
+    python scripts/encoder_table.py --input exps.json --set val
+
+One row per encoder (the ``encoder`` param): F1 weighted and F1 macro of the
+baseline and the post-baseline model, read from ``metrics/baseline.json`` and
+``metrics/post_baseline.json`` of the newest successful run (commit or
+experiment) with that encoder. A failed experiment is never used: DVC reports
+it with its parent's metrics, which are not its own. Encoders with no usable
+run, or runs missing a figure, show a dash, and the ``run`` column says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("encoder_table")
+
+MODELS = ("baseline", "post_baseline")
+FIGURES = (("f1_weighted", "F1 weighted"), ("f1_macro", "F1 macro"))
+SETS = ("val_originals", "val", "test")
+MISSING = "—"
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One commit, workspace or experiment from ``dvc exp show``.
+
+    ``status`` is ``success``, ``failed``, ``queued`` or ``running``;
+    ``metrics`` maps a metrics file to its parsed content, or None when DVC
+    could not read it. ``timestamp`` is ISO 8601, None for the workspace.
+    """
+
+    name: str
+    status: str
+    timestamp: str | None
+    params: Mapping[str, Any]
+    metrics: Mapping[str, Mapping[str, Any] | None]
+
+    @property
+    def encoder(self) -> str | None:
+        value = self.params.get("encoder")
+        return None if value is None else str(value)
+
+
+def _run_from(revision: Mapping[str, Any], name: str, executor_state: str | None) -> Run:
+    data = revision.get("data") or {}
+    params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
+    metrics = {path: content.get("data") for path, content in (data.get("metrics") or {}).items()}
+    if revision.get("error") or executor_state == "failed":
+        status = "failed"
+    elif executor_state in ("queued", "running"):
+        status = executor_state
+    else:
+        status = "success"
+    return Run(name=name, status=status, timestamp=data.get("timestamp"), params=params, metrics=metrics)
+
+
+def iter_runs(exp_show: Sequence[Mapping[str, Any]]) -> Iterator[Run]:
+    """Every workspace, commit and experiment in ``dvc exp show --json`` output (DVC 3.x shape)."""
+    for commit in exp_show:
+        yield _run_from(commit, commit.get("name") or str(commit.get("rev", "?"))[:7], None)
+        for experiment in commit.get("experiments") or []:
+            state = (experiment.get("executor") or {}).get("state")
+            # revs[0] is the experiment's final state (older DVC listed checkpoints after it).
+            for revision in (experiment.get("revs") or [])[:1]:
+                yield _run_from(revision, experiment.get("name") or revision.get("name") or "?", state)
+
+
+def figure(run: Run, model: str, set_name: str, key: str) -> float | None:
+    """``metrics/<model>.json`` -> ``<set_name>.<key>``, or None when the run lacks it."""
+    content = run.metrics.get(f"metrics/{model}.json") or {}
+    value = (content.get(set_name) or {}).get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _has_figures(run: Run, set_name: str) -> bool:
+    return any(figure(run, model, set_name, key) is not None for model in MODELS for key, _ in FIGURES)
+
+
+def pick_runs(runs: Sequence[Run], set_name: str) -> dict[str, tuple[Run, bool]]:
+    """Per encoder, the run to show and whether its figures are usable.
+
+    Usable: a successful run with at least one figure for ``set_name``; the
+    newest wins, and the workspace (no timestamp) only when no commit or
+    experiment has that encoder, since it duplicates whichever one was run last.
+    Otherwise the newest run of the encoder is kept to say why there is no figure.
+    """
+    def newest(run: Run) -> str:
+        return run.timestamp or ""
+
+    chosen: dict[str, tuple[Run, bool]] = {}
+    for run in sorted(runs, key=newest):
+        if run.encoder is None:
+            continue
+        usable = run.status == "success" and _has_figures(run, set_name)
+        previous = chosen.get(run.encoder)
+        if previous is None or usable or not previous[1]:
+            chosen[run.encoder] = (run, usable)
+    return chosen
+
+
+def _describe(run: Run, usable: bool) -> str:
+    if usable:
+        return run.name
+    reason = run.status if run.status != "success" else "no metrics"
+    return f"{run.name} ({reason})"
+
+
+def render_table(exp_show: Sequence[Mapping[str, Any]], set_name: str = "val_originals") -> str:
+    """The Markdown comparison table, one row per encoder, sorted by name."""
+    header = ["encoder"] + [f"{label} ({model})" for key, label in FIGURES for model in MODELS] + ["run"]
+    lines = [
+        f"F1 on `{set_name}`, baseline versus post-baseline, per encoder.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 2) + ["---"]) + "|",
+    ]
+    for encoder, (run, usable) in sorted(pick_runs(list(iter_runs(exp_show)), set_name).items()):
+        cells = [encoder]
+        for key, _ in FIGURES:
+            for model in MODELS:
+                value = figure(run, model, set_name, key) if usable else None
+                cells.append(MISSING if value is None else f"{value:.4f}")
+        cells.append(_describe(run, usable))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def load_exp_show(source: str | None, all_commits: bool) -> list[dict[str, Any]]:
+    """Parsed ``dvc exp show --json``: from a file, from stdin (``-``), or by running DVC here."""
+    if source == "-":
+        text = sys.stdin.read()
+    elif source is not None:
+        text = Path(source).read_text(encoding="utf-8")
+    else:
+        command = [sys.executable, "-m", "dvc", "exp", "show", "--json", *(["-A"] if all_commits else [])]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"`{' '.join(command[2:])}` failed (exit {result.returncode}): {result.stderr.strip()}")
+        text = result.stdout
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RuntimeError(f"input is not `dvc exp show --json` output: {exc}") from exc
+    if not isinstance(parsed, list):
+        raise RuntimeError("input is not `dvc exp show --json` output: expected a JSON list of commits")
+    return parsed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--input", help="saved `dvc exp show --json` output, or - for stdin (default: run it)")
+    parser.add_argument("--set", default="val_originals", choices=SETS, help="evaluation set (default: %(default)s)")
+    parser.add_argument("-A", "--all-commits", action="store_true", help="when running DVC: experiments of all commits")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        exp_show = load_exp_show(args.input, args.all_commits)
+    except (OSError, RuntimeError) as exc:
+        log.error("%s", exc)
+        return 2
+    sys.stdout.write(render_table(exp_show, args.set))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

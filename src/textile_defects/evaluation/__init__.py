@@ -1,0 +1,1 @@
+"""Evaluation: metrics with confidence intervals, the shared inference path, reports and plots."""

@@ -1,0 +1,140 @@
+"""The evaluate stage's work: score every model on every set, then write all outputs.
+
+Everything is computed before anything is written, and each output is written
+atomically, so a failure midway leaves the previous outputs as they were.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from textile_defects.errors import ConfigError, DataError
+from textile_defects.evaluation.config import EvaluateConfig
+from textile_defects.evaluation.plots import confusion_png, misclassified_png, training_curves_png
+from textile_defects.evaluation.report import confusion_csv, model_metrics
+from textile_defects.evaluation.scoring import SetPredictions, score_manifest
+from textile_defects.models.checkpoint import load_checkpoint
+from textile_defects.training.devices import setup_device
+from textile_defects.utils.atomic import atomic_output_dir, atomic_write_bytes, atomic_write_json
+
+log = logging.getLogger(__name__)
+
+SET_TITLES = {"val_originals": "validation originals", "val": "augmented validation", "test": "test"}
+
+
+def read_history(path: Path) -> dict[str, np.ndarray]:
+    """A training history CSV as ``{column: (E,) float array}``; it must have an ``epoch`` column."""
+    if not path.is_file():
+        raise DataError(f"{path}: training history not found; run the training stages first (dvc repro).")
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or "epoch" not in rows[0]:
+        raise DataError(f"{path}: expected a CSV with an 'epoch' column and one row per epoch.")
+    columns: dict[str, np.ndarray] = {}
+    for column in rows[0]:
+        try:
+            columns[column] = np.array([float(row[column]) for row in rows])
+        except ValueError:
+            log.debug("%s: column %s is not numeric; not plotted", path, column)
+    return columns
+
+
+def score_model(
+    model_path: Path, set_manifests: Mapping[str, Path], good_class: str, config: EvaluateConfig
+) -> dict[str, SetPredictions]:
+    """One checkpoint's predictions on each set, ``{set name: predictions}``."""
+    model, meta = load_checkpoint(model_path, map_location="cpu")
+    classes = tuple(meta["classes"])
+    if good_class not in classes:
+        raise ConfigError(f"params good_class {good_class!r} is not a class of {model_path} ({list(classes)}).")
+    device = setup_device(config.device, amp="off")
+    image_size = (int(meta["image_size"][0]), int(meta["image_size"][1]))
+    return {
+        name: score_manifest(
+            model, classes, image_size, f"{model_path.stem} {name}", manifest, device,
+            batch_size=config.batch_size, workers=config.workers or None,
+        )
+        for name, manifest in set_manifests.items()
+    }
+
+
+def write_metrics(
+    results: Mapping[str, Mapping[str, SetPredictions]],
+    histories: Mapping[str, Path],
+    metrics_dir: Path,
+    good_class: str,
+    confidence: float,
+) -> None:
+    """``<stem>.json`` per model, ``history/<stem>.csv`` and ``confusion/<stem>_<set>.csv``.
+
+    ``metrics_dir`` also holds files committed by others, so model JSONs are
+    written one by one; the ``history`` and ``confusion`` folders belong to
+    this stage and are replaced whole (no stale file from an older run survives).
+    """
+    for stem, sets in results.items():
+        atomic_write_json(metrics_dir / f"{stem}.json", model_metrics(sets, good_class, confidence))
+    with atomic_output_dir(metrics_dir / "history") as folder:
+        for stem, history in histories.items():
+            (folder / f"{stem}.csv").write_bytes(history.read_bytes())
+    with atomic_output_dir(metrics_dir / "confusion") as folder:
+        for stem, sets in results.items():
+            for name, predictions in sets.items():
+                (folder / f"{stem}_{name}.csv").write_text(confusion_csv(predictions), encoding="utf-8")
+
+
+def write_reports(
+    results: Mapping[str, Mapping[str, SetPredictions]],
+    histories: Mapping[str, Path],
+    reports_dir: Path,
+    config: EvaluateConfig,
+) -> None:
+    """PNGs for people: confusion matrices and misclassified grids per model and set, curves per model."""
+    with atomic_output_dir(reports_dir) as folder:
+        for stem, sets in results.items():
+            for name, predictions in sets.items():
+                title = f"{stem}, {SET_TITLES.get(name, name)}"
+                (folder / f"confusion_{stem}_{name}.png").write_bytes(
+                    confusion_png(predictions.confusion_counts(), predictions.classes, f"{title} (n={len(predictions.y_true)})")
+                )
+                (folder / f"misclassified_{stem}_{name}.png").write_bytes(
+                    misclassified_png(predictions, title, config.misclassified_max, config.thumb_width)
+                )
+            curves = training_curves_png(read_history(histories[stem]), f"{stem}: training history")
+            (folder / f"curves_{stem}.png").write_bytes(curves)
+
+
+def evaluate_models(
+    model_paths: Sequence[Path],
+    set_manifests: Mapping[str, Path],
+    history_paths: Sequence[Path],
+    metrics_dir: Path,
+    reports_dir: Path,
+    good_class: str,
+    config: EvaluateConfig,
+) -> dict[str, dict[str, SetPredictions]]:
+    """Score each model (named by its file stem) on each set and write every output.
+
+    ``history_paths`` are the training histories, one per model, same order.
+    Returns ``{model stem: {set name: predictions}}``.
+    """
+    if len(model_paths) != len(history_paths):
+        raise ConfigError(f"got {len(model_paths)} model(s) but {len(history_paths)} history file(s); pass one history per model, same order.")
+    stems = [path.stem for path in model_paths]
+    if len(set(stems)) != len(stems):
+        raise ConfigError(f"model files must have distinct names (their stems name the outputs); got {stems}.")
+    histories = dict(zip(stems, history_paths, strict=True))
+    for history in history_paths:
+        read_history(history)  # fail before the slow part, not after it
+    results = {path.stem: score_model(path, set_manifests, good_class, config) for path in model_paths}
+    for stem, sets in results.items():
+        for name, predictions in sets.items():
+            accuracy = float(np.mean(predictions.y_pred == predictions.y_true))
+            log.info("%s on %s: accuracy %.3f over %d images", stem, name, accuracy, len(predictions.y_true))
+    write_metrics(results, histories, metrics_dir, good_class, config.confidence)
+    write_reports(results, histories, reports_dir, config)
+    return results

@@ -1,0 +1,89 @@
+"""Class probabilities for image files: the one inference path.
+
+The evaluate stage and the predict CLI both call :func:`predict_files`, so a
+photo scored by one gets the same probabilities from the other. Pixels are
+read with :func:`textile_defects.data.loading.load_image_array`, the training
+preprocessing; nothing here resizes or normalises on its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from textile_defects.data.loading import load_image_array, to_model_input
+from textile_defects.errors import DataError
+from textile_defects.training.devices import DeviceSetup
+from textile_defects.utils.logs import progress
+
+
+@dataclasses.dataclass(frozen=True)
+class ImagePrediction:
+    """One file's outcome: (C,) class probabilities summing to 1, or why it could not be read."""
+
+    path: Path
+    probabilities: np.ndarray | None
+    error: str | None = None
+
+
+def _decode_or_error(path: Path, image_size: tuple[int, int]) -> np.ndarray | str:
+    """The (H, W, 3) uint8 image, or the message saying why it cannot be used."""
+    try:
+        return load_image_array(path, image_size)
+    except DataError as exc:
+        return str(exc)
+    except OSError as exc:  # e.g. a file removed or unreadable between listing and reading
+        return f"{path}: cannot read ({exc})"
+
+
+@torch.inference_mode()
+def _probabilities(model: torch.nn.Module, images: list[np.ndarray], device: DeviceSetup) -> np.ndarray:
+    """Softmax of the model's logits for a list of (H, W, 3) uint8 images: (N, C) float64."""
+    batch = to_model_input(torch.from_numpy(np.stack(images)), device.device, channels_last=device.channels_last)
+    with device.autocast():
+        logits = model(batch)
+    return torch.softmax(logits.float(), dim=1).cpu().numpy().astype(np.float64)
+
+
+def predict_files(
+    model: torch.nn.Module,
+    image_size: tuple[int, int],
+    paths: Sequence[Path],
+    device: DeviceSetup,
+    *,
+    batch_size: int,
+    workers: int | None = None,
+    desc: str = "predict",
+) -> Iterator[ImagePrediction]:
+    """Yield one :class:`ImagePrediction` per path, in order, batch by batch.
+
+    ``image_size`` is the (W, H) the model reads (its checkpoint says which).
+    A file that cannot be decoded yields a prediction with ``error`` set and
+    does not stop the batch; the caller decides whether that is fatal.
+    Images of one batch are decoded in ``workers`` threads (PIL releases the
+    GIL while decoding). The model is put in eval mode on ``device``.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    model.eval().to(device.device)
+    if device.channels_last:
+        model.to(memory_format=torch.channels_last)
+    workers = workers or min(batch_size, len(os.sched_getaffinity(0)))
+    with ThreadPoolExecutor(max_workers=workers) as pool, progress(total=len(paths), desc=desc, unit="img") as bar:
+        for start in range(0, len(paths), batch_size):
+            chunk = list(paths[start : start + batch_size])
+            decoded = list(pool.map(lambda p: _decode_or_error(p, image_size), chunk))
+            readable = [image for image in decoded if isinstance(image, np.ndarray)]
+            probabilities = iter(_probabilities(model, readable, device)) if readable else iter(())
+            for path, image in zip(chunk, decoded, strict=True):
+                if isinstance(image, str):
+                    yield ImagePrediction(path, None, image)
+                else:
+                    yield ImagePrediction(path, next(probabilities))
+            bar.update(len(chunk))

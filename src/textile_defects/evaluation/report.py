@@ -1,0 +1,58 @@
+"""What the evaluate stage commits to git: metrics JSON and per-image confusion CSVs.
+
+Both are byte-stable: the same predictions give the same bytes (sorted keys,
+floats rounded, no timestamps), so ``dvc.lock`` and ``git diff`` change only
+when a figure does.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from typing import Any
+
+from textile_defects.evaluation.metrics import classification_metrics
+from textile_defects.evaluation.scoring import SetPredictions
+
+FLOAT_DIGITS = 6
+"""Decimal places kept in metrics files: far below any real difference, above float noise."""
+
+
+def round_floats(value: Any, digits: int = FLOAT_DIGITS) -> Any:
+    """``value`` with every float inside (dicts, lists) rounded to ``digits`` places."""
+    if isinstance(value, float):
+        return round(value, digits)
+    if isinstance(value, Mapping):
+        return {key: round_floats(item, digits) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [round_floats(item, digits) for item in value]
+    return value
+
+
+def set_metrics(predictions: SetPredictions, good_class: str, confidence: float) -> dict[str, Any]:
+    """All figures for one model on one set (see :func:`classification_metrics`)."""
+    return classification_metrics(
+        predictions.y_true, predictions.y_pred, predictions.classes, good_class, confidence
+    )
+
+
+def model_metrics(
+    sets: Mapping[str, SetPredictions], good_class: str, confidence: float
+) -> dict[str, Any]:
+    """The metrics file of one model: ``{set name: figures}``, floats rounded.
+
+    ``dvc metrics diff`` flattens this to keys such as
+    ``val_originals.f1_macro`` or ``val_originals.defect_vs_good.defect_recall.value``.
+    """
+    return round_floats({name: set_metrics(predictions, good_class, confidence) for name, predictions in sets.items()})
+
+
+def confusion_csv(predictions: SetPredictions) -> str:
+    """One row per image, columns ``actual,predicted`` (class names): DVC's confusion template input."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["actual", "predicted"])
+    for actual, predicted in zip(predictions.y_true, predictions.y_pred, strict=True):
+        writer.writerow([predictions.classes[actual], predictions.classes[predicted]])
+    return buffer.getvalue()

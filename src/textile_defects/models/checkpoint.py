@@ -1,0 +1,183 @@
+"""Self-describing checkpoints: the weights plus everything needed to use them.
+
+A checkpoint holds the state dict, the classes in logit order, the encoder
+and its input size and normalisation, the stored image size the model reads,
+the arguments that rebuild the architecture, the training params with their
+hash, and library versions. Evaluation and inference need nothing else.
+
+Saving is atomic and byte-deterministic: the same weights and metadata give
+the same file, so DVC sees no change when nothing changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import pickle
+import platform
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import torchvision
+from torch import nn
+
+import textile_defects
+from textile_defects.errors import ConfigError, DataError
+from textile_defects.models.network import DefectClassifier, build_model
+from textile_defects.utils.atomic import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+FORMAT = "textile-defects-checkpoint"
+FORMAT_VERSION = 1
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as plain JSON types with sorted keys (numpy scalars and paths converted)."""
+
+    def convert(item: Any) -> Any:
+        if hasattr(item, "item") and callable(item.item):  # numpy / torch scalars
+            return item.item()
+        if isinstance(item, Path):
+            return str(item)
+        raise TypeError(f"cannot store {type(item).__name__} in a checkpoint: {item!r}")
+
+    return json.loads(json.dumps(value, sort_keys=True, default=convert, allow_nan=False))
+
+
+def params_hash(params: Mapping[str, Any]) -> str:
+    """SHA-256 of the params as canonical JSON (sorted keys, no spaces)."""
+    canonical = json.dumps(_plain(dict(params)), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _unwrap(model: nn.Module) -> DefectClassifier:
+    # DistributedDataParallel keeps the model in .module, torch.compile in ._orig_mod.
+    while not isinstance(model, DefectClassifier):
+        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
+        if inner is None:
+            raise TypeError(f"expected a DefectClassifier (or a wrapper of one), got {type(model).__name__}")
+        model = inner
+    return model
+
+
+def _check_build_kwargs(model: DefectClassifier, build_kwargs: Mapping[str, Any]) -> None:
+    recorded = _plain(model.build_kwargs)
+    # weights is not architecture, and input_size=None means the encoder's default, resolved in the model.
+    given = _plain({key: value for key, value in build_kwargs.items() if key != "weights" and value is not None})
+    differing = sorted(key for key in given if recorded.get(key) != given[key])
+    if differing:
+        details = ", ".join(f"{key}: model has {recorded.get(key)!r}, given {given[key]!r}" for key in differing)
+        raise ConfigError(f"build_kwargs do not describe the model being saved ({details}).")
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    *,
+    image_size: tuple[int, int],
+    build_kwargs: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` to ``path`` atomically, with everything needed to use it.
+
+    ``image_size`` is the (width, height) in pixels of the stored images the
+    model reads. The architecture is recorded from ``model.build_kwargs``;
+    ``build_kwargs``, when given, is checked against it (``weights`` ignored).
+    ``params`` (the training settings) and ``extra`` (e.g. best epoch and
+    metrics) must be JSON-like. Returns ``path``.
+    """
+    model = _unwrap(model)
+    if build_kwargs is not None:
+        _check_build_kwargs(model, build_kwargs)
+    width, height = (int(side) for side in image_size)
+    if width < 1 or height < 1:
+        raise ValueError(f"image_size must be (width, height) in pixels, got {image_size}")
+    plain_params = _plain(dict(params or {}))
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        # Contiguous CPU copies: bytes independent of device and memory format (channels_last).
+        "state_dict": {key: value.detach().cpu().contiguous().clone() for key, value in model.state_dict().items()},
+        "classes": list(model.classes),
+        "encoder": model.spec.name,
+        "encoder_weights": model.weights_source,
+        "input_size": model.spec.input_size,
+        "feature_dim": model.spec.feature_dim,
+        "normalisation": {"mean": list(model.spec.mean), "std": list(model.spec.std), "input": "RGB in [0, 1]"},
+        "image_size": [width, height],
+        "build_kwargs": _plain(model.build_kwargs),
+        "params": plain_params,
+        "params_sha256": params_hash(plain_params),
+        "versions": {
+            "textile_defects": textile_defects.__version__,
+            "torch": str(torch.__version__),
+            "torchvision": str(torchvision.__version__),
+            "python": platform.python_version(),
+        },
+        "extra": _plain(dict(extra or {})),
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    target = atomic_write_bytes(path, buffer.getvalue())
+    log.info("Saved checkpoint %s (%s, %d classes)", target, model.spec.name, len(model.classes))
+    return target
+
+
+def _read_payload(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise DataError(
+            f"Checkpoint {path} not found: train it first (`dvc repro`) or fetch it (`dvc pull {path}`)."
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
+        raise DataError(
+            f"Checkpoint {path} cannot be read ({exc}); it is corrupt or truncated: rebuild it with "
+            f"`dvc repro` or restore it with `dvc checkout {path}`."
+        ) from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise DataError(
+            f"{path} is not a textile-defects checkpoint (no format {FORMAT!r}); a bare state dict or "
+            "another project's file cannot be used: point at models/<variant>.pt written by the train stage."
+        )
+    if payload.get("format_version", 0) > FORMAT_VERSION:
+        raise DataError(
+            f"Checkpoint {path} has format version {payload['format_version']}, newer than this code "
+            f"understands ({FORMAT_VERSION}): update the textile-defects package."
+        )
+    return payload
+
+
+def load_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[DefectClassifier, dict[str, Any]]:
+    """Rebuild the model saved at ``path`` (in eval mode, on ``map_location``) and return its metadata.
+
+    The metadata is the saved payload without the state dict: ``classes``,
+    ``encoder``, ``input_size``, ``normalisation``, ``image_size`` (width,
+    height), ``build_kwargs``, ``params``, ``params_sha256``, ``versions``,
+    ``extra``. Raises :class:`DataError` for a missing, corrupt or foreign file.
+    """
+    checkpoint_path = Path(path)
+    payload = _read_payload(checkpoint_path)
+    state_dict = payload.pop("state_dict")
+    # Random initialisation is overwritten at once; keep it off the global RNG so
+    # loading a model never changes what a seeded run draws next.
+    try:
+        with torch.random.fork_rng(devices=[]):
+            model = build_model(**payload["build_kwargs"], weights="none")
+    except (KeyError, TypeError, ConfigError) as exc:
+        raise DataError(f"Checkpoint {checkpoint_path} describes an architecture this code cannot build: {exc}") from exc
+    try:
+        model.load_state_dict(state_dict, strict=True)
+    except RuntimeError as exc:
+        raise DataError(f"Checkpoint {checkpoint_path} does not match its own architecture: {exc}") from exc
+    model.weights_source = payload.get("encoder_weights", "none")
+    return model.to(map_location).eval(), payload

@@ -1,0 +1,191 @@
+"""The assembled model: normalisation -> head -> encoder -> classifier.
+
+Normalisation lives inside the model (as buffers), so inference needs only
+the stored image scaled to [0, 1] (or left as uint8), nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from textile_defects.errors import ConfigError
+from textile_defects.models.classifiers import build_classifier
+from textile_defects.models.head import build_head
+from textile_defects.models.registry import EncoderSpec, build_encoder
+
+
+class DefectClassifier(nn.Module):
+    """(N, 3, H, W) image at its stored resolution -> (N, num_classes) logits.
+
+    ``x`` is float in [0, 1] or uint8 in [0, 255] (converted on the model's
+    device, so a loader can ship 4x fewer bytes). ``classes`` names the logits
+    in order; ``spec`` describes the encoder; ``build_kwargs`` is everything
+    :func:`build_model` needs (but ``weights``) to rebuild this architecture.
+
+    Frozen encoder blocks stay in eval mode even while the model trains: a
+    frozen block then computes the same function all along (BatchNorm keeps its
+    ImageNet statistics, stochastic depth stays off) instead of drifting with
+    the statistics of small, resampled batches.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        spec: EncoderSpec,
+        head: nn.Module,
+        classifier: nn.Module,
+        classes: Sequence[str],
+        build_kwargs: dict[str, Any],
+        weights_source: str,
+    ) -> None:
+        super().__init__()
+        self.spec = spec
+        self.classes = tuple(classes)
+        self.build_kwargs = dict(build_kwargs)
+        self.weights_source = weights_source
+        self.register_buffer("mean", torch.tensor(spec.mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1))
+        self.head = head
+        self.encoder = encoder
+        self.classifier = classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) float [0, 1] or uint8 image -> (N, C) logits."""
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected images of shape (N, 3, H, W), got {tuple(x.shape)}")
+        if x.dtype == torch.uint8:
+            x = x.float() / 255.0
+        x = (x - self.mean) / self.std
+        return self.classifier(self.encoder(self.head(x)))
+
+    def _unit_parameters(self, unit: tuple[str, ...]) -> Iterator[nn.Parameter]:
+        for path in unit:
+            yield from self.encoder.get_submodule(path).parameters()
+
+    def freeze_encoder(self) -> None:
+        """Make every encoder parameter untrainable (head and classifier stay trainable)."""
+        self.unfreeze_last(0)
+
+    def unfreeze_last(self, n: int) -> None:
+        """Make exactly the encoder's last ``n`` units trainable (see ``spec.units``); freeze the rest.
+
+        ``n=0`` freezes the whole encoder; ``n=len(spec.units)`` trains all of it.
+        """
+        units = self.spec.units
+        if not 0 <= n <= len(units):
+            raise ConfigError(
+                f"unfreeze_layers: {self.spec.name} has {len(units)} units that can be unfrozen, got n={n}."
+            )
+        self.encoder.requires_grad_(False)
+        for unit in units[len(units) - n :]:
+            for parameter in self._unit_parameters(unit):
+                parameter.requires_grad_(True)
+        self.train(self.training)
+
+    @property
+    def trainable_units(self) -> int:
+        """How many of the encoder's last units are currently trainable."""
+        count = 0
+        for unit in reversed(self.spec.units):
+            if not any(parameter.requires_grad for parameter in self._unit_parameters(unit)):
+                break
+            count += 1
+        return count
+
+    def train(self, mode: bool = True) -> DefectClassifier:
+        """Set training mode; frozen encoder units stay in eval mode (see the class docstring)."""
+        super().train(mode)
+        if mode and not any(parameter.requires_grad for parameter in self.encoder.parameters()):
+            self.encoder.eval()
+        elif mode:
+            for unit in self.spec.units:
+                if not any(parameter.requires_grad for parameter in self._unit_parameters(unit)):
+                    for path in unit:
+                        self.encoder.get_submodule(path).eval()
+        return self
+
+    def param_groups(self, lr_head: float, lr_encoder: float, weight_decay: float) -> list[dict[str, Any]]:
+        """Adam parameter groups: ``head`` (head + classifier) and ``encoder``.
+
+        Every parameter is listed, frozen or not, so one optimizer serves the
+        whole schedule: Adam skips parameters whose ``grad`` is None, and the
+        encoder's start receiving gradients once :meth:`unfreeze_last` runs.
+        ``weight_decay`` is Adam's L2 penalty, the same for both groups.
+        """
+        head_parameters = [*self.head.parameters(), *self.classifier.parameters()]
+        return [
+            {"name": "head", "params": head_parameters, "lr": lr_head, "weight_decay": weight_decay},
+            {"name": "encoder", "params": list(self.encoder.parameters()), "lr": lr_encoder, "weight_decay": weight_decay},
+        ]
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Parameter counts: ``total``, ``trainable`` and per part (``head``, ``encoder``, ``classifier``)."""
+        parts = {"head": self.head, "encoder": self.encoder, "classifier": self.classifier}
+        counts = {name: sum(p.numel() for p in part.parameters()) for name, part in parts.items()}
+        counts["total"] = sum(p.numel() for p in self.parameters())
+        counts["trainable"] = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return counts
+
+
+def build_model(
+    *,
+    encoder: str,
+    weights: str,
+    classes: Sequence[str],
+    head: str = "learned",
+    classifier: str = "mlp",
+    hidden_units: Sequence[int] = (256, 128),
+    dropout: float = 0.3,
+    head_dropout: float = 0.1,
+    cosine_scale: float = 16.0,
+    cosine_learnable_scale: bool = False,
+    input_size: int | None = None,
+) -> DefectClassifier:
+    """Assemble a :class:`DefectClassifier`.
+
+    ``encoder`` names a registry entry, ``weights`` is "imagenet", "none" or a
+    state-dict path (see :func:`~textile_defects.models.registry.build_encoder`);
+    ``head`` is "learned" or "resize"; ``classifier`` is "mlp" or "cosine";
+    ``input_size`` overrides the encoder's square input side in pixels. The
+    encoder starts fully trainable; call ``freeze_encoder()`` for the report's
+    first phase.
+    """
+    class_names = tuple(str(name) for name in classes)
+    if not class_names or len(set(class_names)) != len(class_names):
+        raise ConfigError(f"classes: need at least one class and no duplicates, got {list(class_names)}.")
+    if not 0.0 <= head_dropout < 1.0:
+        raise ConfigError(f"head_dropout: must be in [0, 1), got {head_dropout}.")
+    backbone, spec = build_encoder(encoder, weights, input_size=input_size)
+    build_kwargs = {
+        "encoder": encoder,
+        "classes": list(class_names),
+        "head": head,
+        "classifier": classifier,
+        "hidden_units": [int(units) for units in hidden_units],
+        "dropout": float(dropout),
+        "head_dropout": float(head_dropout),
+        "cosine_scale": float(cosine_scale),
+        "cosine_learnable_scale": bool(cosine_learnable_scale),
+        "input_size": spec.input_size,
+    }
+    return DefectClassifier(
+        encoder=backbone,
+        spec=spec,
+        head=build_head(head, spec.input_size, head_dropout),
+        classifier=build_classifier(
+            classifier,
+            spec.feature_dim,
+            len(class_names),
+            hidden_units=hidden_units,
+            dropout=dropout,
+            cosine_scale=cosine_scale,
+            cosine_learnable_scale=cosine_learnable_scale,
+        ),
+        classes=class_names,
+        build_kwargs=build_kwargs,
+        weights_source=weights,
+    )

@@ -1,0 +1,165 @@
+"""One training run, end to end: data, model, loss, sampler, schedule, outputs, tracking.
+
+``stages/train.py`` calls :func:`train` with plain values from params.yaml.
+Outputs (checkpoint and history) are written by rank 0 only, atomically, and
+hold no wall-clock times, so an identical run writes identical bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, RandomSampler, Sampler
+
+from textile_defects.data.loading import CachedImageDataset, originals_per_class
+from textile_defects.errors import DataError
+from textile_defects.models.checkpoint import save_checkpoint
+from textile_defects.models.network import build_model
+from textile_defects.training.config import TrainConfig
+from textile_defects.training.devices import DeviceSetup, setup_device
+from textile_defects.training.distributed import DistContext, RankSlice, context_from_env, process_group
+from textile_defects.training.losses import build_loss
+from textile_defects.training.loop import FitResult, fit
+from textile_defects.training.metrics import write_history
+from textile_defects.training.samplers import build_sampler
+from textile_defects.training.tracking import Tracker, mlflow_run
+from textile_defects.utils.seeding import derive_seed, seed_everything
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainJob:
+    """Everything one run needs, as plain values (the stage script fills it from params.yaml)."""
+
+    variant: str
+    """The params section, ``train_baseline`` or ``train_post_baseline``."""
+    config: TrainConfig
+    encoder: str
+    weights: str
+    classes: tuple[str, ...]
+    train_manifest: Path
+    val_manifest: Path
+    model_path: Path
+    history_path: Path
+
+    @property
+    def experiment(self) -> str:
+        """MLflow experiment, named as in the report: ``post_baseline_<encoder>``."""
+        return f"{self.variant.removeprefix('train_')}_{self.encoder}"
+
+    def build_kwargs(self) -> dict[str, Any]:
+        """Arguments of ``build_model`` besides ``weights``: what a checkpoint needs to rebuild the network."""
+        c = self.config
+        return {
+            "encoder": self.encoder,
+            "classes": list(self.classes),
+            "head": c.head,
+            "classifier": c.classifier,
+            "hidden_units": list(c.hidden_units),
+            "dropout": c.dropout,
+            "head_dropout": c.head_dropout,
+            "cosine_scale": c.cosine_scale,
+            "input_size": c.input_size,
+        }
+
+    def params(self) -> dict[str, Any]:
+        """The params the stage read, as recorded in the checkpoint and MLflow."""
+        return {"encoder": self.encoder, "weights": self.weights, "classes": list(self.classes), self.variant: self.config.as_params()}
+
+
+def _load(manifest: Path, job: TrainJob) -> CachedImageDataset:
+    return CachedImageDataset.from_manifest(
+        manifest, job.classes, job.config.image_size, memory_limit_mb=job.config.cache_memory_mb
+    )
+
+
+def _class_counts(train: CachedImageDataset, classes: Sequence[str], manifest: Path) -> list[int]:
+    counts = originals_per_class(train.labels, train.original_ids, len(classes))
+    empty = [name for name, count in zip(classes, counts, strict=True) if count == 0]
+    if empty:
+        raise DataError(f"{manifest}: no training images of class(es) {empty}; every class in params 'classes' needs some.")
+    return counts
+
+
+def _loaders(
+    train: CachedImageDataset, val: CachedImageDataset, counts: list[int], job: TrainJob, setup: DeviceSetup, context: DistContext
+) -> tuple[DataLoader, DataLoader]:
+    """Training batches from the (rank's slice of the) weighted draw; validation in order."""
+    c = job.config
+    labels = torch.as_tensor(train.labels)
+    drawn: Sampler[int] | None = build_sampler(labels, counts, c.sampler, c.cb_beta, len(train), c.seed)
+    if drawn is None:
+        drawn = RandomSampler(train, generator=torch.Generator().manual_seed(derive_seed(c.seed, "shuffle")))
+    train_sampler = RankSlice(drawn, context.rank, context.world_size, pad=True)
+    common = {"batch_size": c.batch_size, "num_workers": c.num_workers, "pin_memory": setup.pin_memory}
+    common["persistent_workers"] = c.num_workers > 0
+    # Batch norm cannot train on a batch of one: drop a last batch that small.
+    drop_last = len(train_sampler) % c.batch_size == 1
+    train_loader = DataLoader(train, sampler=train_sampler, drop_last=drop_last, **common)
+    val_sampler = RankSlice(range(len(val)), context.rank, context.world_size, pad=False)
+    return train_loader, DataLoader(val, sampler=val_sampler, **common)
+
+
+def _epoch_logger(tracker: Tracker, context: DistContext):  # type: ignore[no-untyped-def]
+    def on_epoch(row: dict[str, float], improved: bool, seconds: float) -> None:
+        log.info(
+            "epoch %d: train loss %.4f f1m %.3f | val loss %.4f acc %.3f f1m %.3f f1w %.3f | lr %.2g | %.1fs%s",
+            row["epoch"], row["train_loss"], row["train_f1_macro"], row["val_loss"], row["val_accuracy"],
+            row["val_f1_macro"], row["val_f1_weighted"], row["lr"], seconds, " (best)" if improved else "",
+        )
+        if context.is_main:
+            metrics = {k: v for k, v in row.items() if k != "epoch"}
+            tracker.log_metrics({**metrics, "epoch_seconds": seconds}, step=int(row["epoch"]))
+
+    return on_epoch
+
+
+def _write_outputs(job: TrainJob, model: torch.nn.Module, result: FitResult, counts: list[int], tracker: Tracker) -> None:
+    model.load_state_dict(result.best_state)
+    best = result.history[result.best_epoch - 1]
+    extra = {
+        "variant": job.variant,
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "best_val": {k.removeprefix("val_"): v for k, v in best.items() if k.startswith("val_")},
+        "class_counts": dict(zip(job.classes, counts, strict=True)),
+    }
+    save_checkpoint(
+        job.model_path, model, image_size=job.config.image_size, build_kwargs=job.build_kwargs(), params=job.params(), extra=extra
+    )
+    write_history(job.history_path, result.history)
+    tracker.log_metrics({f"best_{k}": v for k, v in best.items() if k.startswith("val_")}, step=result.best_epoch)
+    tracker.log_artifact(job.model_path, "model")
+    tracker.log_artifact(job.history_path, "history")
+    log.info("best epoch %d (val F1 macro %.4f): wrote %s and %s", result.best_epoch, best["val_f1_macro"], job.model_path, job.history_path)
+
+
+def train(job: TrainJob) -> FitResult:
+    """Train one variant; rank 0 writes ``job.model_path``, ``job.history_path`` and the MLflow run."""
+    context = context_from_env()
+    c = job.config
+    setup = setup_device(c.device, c.amp, context.local_rank)
+    with process_group(context, setup.device):
+        seed_everything(c.seed)
+        train_set, val_set = _load(job.train_manifest, job), _load(job.val_manifest, job)
+        counts = _class_counts(train_set, job.classes, job.train_manifest)
+        log.info("%d training / %d validation images; originals per class %s", len(train_set), len(val_set), counts)
+        model = build_model(weights=job.weights, **job.build_kwargs())
+        memory_format = torch.channels_last if setup.channels_last else torch.contiguous_format
+        model = model.to(setup.device, memory_format=memory_format)
+        loss_fn = build_loss(c.loss, counts, c.loss_weighting, c.cb_beta, c.focal_gamma).to(setup.device)
+        train_loader, val_loader = _loaders(train_set, val_set, counts, job, setup, context)
+        tags = {"variant": job.variant, "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""), "world_size": str(context.world_size)}
+        tracked_params = {**job.params(), "class_counts": dict(zip(job.classes, counts, strict=True))}
+        with mlflow_run(job.experiment, tracked_params, tags, enabled=c.tracking and context.is_main) as tracker:
+            result = fit(model, train_loader, val_loader, loss_fn, c, setup, context, _epoch_logger(tracker, context))
+            if context.is_main:
+                _write_outputs(job, model, result, counts, tracker)
+    return result

@@ -1,0 +1,42 @@
+"""Stage train_<variant>: train one of the report's two models on the augmented sets.
+
+Single process: ``python stages/train.py --variant train_baseline ...``.
+Several processes (DistributedDataParallel): ``torchrun --nproc_per_node=N stages/train.py ...``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textile_defects.training.config import TrainConfig
+from textile_defects.training.trainer import TrainJob, train
+from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
+
+VARIANTS = ("train_baseline", "train_post_baseline")
+
+
+def main() -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--variant", required=True, choices=VARIANTS, help="params section to train with")
+    parser.add_argument("--train", type=Path, required=True, help="augmented training manifest.csv")
+    parser.add_argument("--val", type=Path, required=True, help="augmented validation manifest.csv")
+    parser.add_argument("--model", type=Path, required=True, help="checkpoint to write (.pt)")
+    parser.add_argument("--history", type=Path, required=True, help="per-epoch history CSV to write")
+    args = parser.parse_args()
+    params = load_params(args.params)
+    job = TrainJob(
+        variant=args.variant,
+        config=TrainConfig.from_section(section(params, args.variant), args.variant),
+        encoder=str(params["encoder"]),
+        weights=str(params["weights"]),
+        classes=tuple(params["classes"]),
+        train_manifest=args.train,
+        val_manifest=args.val,
+        model_path=args.model,
+        history_path=args.history,
+    )
+    train(job)
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,347 @@
+"""Team sharing through a real SSH remote: push, pull, reproduce nothing, survive faults.
+
+Every test talks to a throwaway OpenSSH server on 127.0.0.1 (``tests/sshd.py``)
+through DVC's own SSH client (dvc-ssh), exactly as a teammate would:
+
+- clone A runs the tiny pipeline and pushes data, models and run cache; a
+  fresh ``git clone`` pulls, finds nothing to recompute and gets byte-identical
+  files; another fresh clone rebuilds everything from the run cache alone;
+- on a small data project with many files: a push cut off by a server crash or
+  a killed client leaves the remote usable, a corrupted object is refused on
+  pull, a missing one is named, and an experiment travels by ``dvc exp push``
+  / ``dvc exp pull``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import make_tiny_repo, run, tool_env
+from sshd import SshServer, find_sshd, running_sshd
+
+pytestmark = pytest.mark.slow
+
+# Files in the fault-injection project: enough that a push takes seconds, so it
+# can be interrupted with most objects still to go.
+MANY_FILES = 200
+FILE_SIZE_BYTES = 64 * 1024
+# Objects that must have reached the remote before the push is interrupted.
+OBJECTS_BEFORE_INTERRUPT = 3
+PUSH_DEADLINE_S = 120.0
+
+
+@pytest.fixture(scope="module")
+def sshd_executable() -> str:
+    """Absolute path of sshd; the module is skipped where OpenSSH's server is not installed."""
+    sshd = find_sshd()
+    if sshd is None:
+        pytest.skip(
+            "sshd not found (Debian package openssh-server); `bash scripts/setup.sh --test` installs it as root"
+        )
+    return sshd
+
+
+@pytest.fixture
+def ssh_server(tmp_path: Path, sshd_executable: str) -> Iterator[SshServer]:
+    """A fresh server for one test, stopped by its pid afterwards even if the test fails."""
+    with running_sshd(tmp_path / "sshd", sshd_executable) as server:
+        yield server
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def use_ssh_remote(repo: Path, server: SshServer, remote_dir: Path, *, local: bool) -> None:
+    """Make ``ssh`` the default remote of ``repo``, pointing at ``remote_dir`` on ``server``.
+
+    With ``local=False`` the remote goes into the committed ``.dvc/config`` (the
+    team's shared setting); the key is always a per-clone ``config.local`` setting.
+    ``verify`` makes every pull re-hash what it downloads (see docs/sharing.md).
+    """
+    scope = ["--local"] if local else []
+    run(["dvc", "remote", "add", *scope, "-f", "ssh", server.url(remote_dir)], repo)
+    run(["dvc", "remote", "modify", *scope, "ssh", "verify", "true"], repo)
+    # make_tiny_repo sets a scratch default in config.local, which outranks .dvc/config.
+    run(["dvc", "remote", "default", "--local", "ssh"], repo)
+    run(["dvc", "remote", "modify", "--local", "ssh", "keyfile", str(server.client_key)], repo)
+
+
+def clone(source: Path, dest: Path, server: SshServer) -> Path:
+    """A fresh ``git clone`` of ``source`` with this machine's key for the SSH remote."""
+    run(["git", "clone", "-q", str(source), str(dest)], dest.parent)
+    run(["dvc", "remote", "modify", "--local", "ssh", "keyfile", str(server.client_key)], dest)
+    return dest
+
+
+def lock_outputs(repo: Path) -> list[str]:
+    """Every output path recorded in ``repo``'s dvc.lock."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    return sorted(out["path"] for stage in lock["stages"].values() for out in stage.get("outs", []))
+
+
+def file_digests(repo: Path, outputs: list[str]) -> dict[str, str]:
+    """sha256 of every file under ``outputs`` (files or folders), keyed by repo-relative path."""
+    digests: dict[str, str] = {}
+    for output in outputs:
+        root = repo / output
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            digests[path.relative_to(repo).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def mtimes(repo: Path, paths: list[str]) -> dict[str, int]:
+    """Modification time (ns) of each repo-relative path."""
+    return {name: (repo / name).stat().st_mtime_ns for name in paths}
+
+
+def remote_objects(remote_dir: Path) -> list[Path]:
+    """Content-addressed objects in a DVC 3 remote (``files/md5/ab/cdef...``).
+
+    Dot-files there are upload temporaries (dvc-ssh writes ``.<random>.tmp``
+    and renames it into place), never served as objects.
+    """
+    return sorted(p for p in (remote_dir / "files" / "md5").glob("??/*") if not p.name.startswith("."))
+
+
+def objects_not_matching_their_name(remote_dir: Path) -> list[str]:
+    """Objects whose bytes do not hash to the md5 their path names (corrupt or partial)."""
+    bad = []
+    for path in remote_objects(remote_dir):
+        expected = path.parent.name + path.name.removesuffix(".dir")
+        if hashlib.md5(path.read_bytes()).hexdigest() != expected:
+            bad.append(path.relative_to(remote_dir).as_posix())
+    return bad
+
+
+def object_path(remote_dir: Path, content: bytes) -> Path:
+    """Where a DVC 3 remote stores a file with these bytes."""
+    digest = hashlib.md5(content).hexdigest()
+    return remote_dir / "files" / "md5" / digest[:2] / digest[2:]
+
+
+# --- the pipeline, shared through the server ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def pushed_pipeline(tmp_path_factory: pytest.TempPathFactory, sshd_executable: str) -> Iterator[tuple[Path, SshServer]]:
+    """Clone A: the tiny pipeline reproduced, committed, pushed with its run cache."""
+    workdir = tmp_path_factory.mktemp("ssh-pipeline")
+    with running_sshd(workdir / "sshd", sshd_executable) as server:
+        repo_a = make_tiny_repo(workdir / "a")
+        run(["git", "tag", "before-repro"], repo_a)
+        use_ssh_remote(repo_a, server, workdir / "remote", local=False)
+        run(["dvc", "repro"], repo_a)
+        run(["git", "add", "-A"], repo_a)
+        run(["git", "commit", "-q", "-m", "reproduce; share through the ssh remote"], repo_a)
+        run(["dvc", "push", "--run-cache"], repo_a)
+        yield repo_a, server
+
+
+def test_fresh_clone_pulls_everything_and_recomputes_nothing(
+    pushed_pipeline: tuple[Path, SshServer], tmp_path: Path
+) -> None:
+    repo_a, server = pushed_pipeline
+    repo_b = clone(repo_a, tmp_path / "b", server)
+
+    run(["dvc", "pull"], repo_b)
+
+    outputs = lock_outputs(repo_a)
+    assert file_digests(repo_b, outputs) == file_digests(repo_a, outputs)
+    status = run(["dvc", "status"], repo_b)
+    assert "Data and pipelines are up to date." in status.stdout, status.stdout
+    before = mtimes(repo_b, list(file_digests(repo_b, outputs)))
+    repro = run(["dvc", "repro"], repo_b)
+    assert "Running stage" not in repro.stdout, repro.stdout
+    stages = yaml.safe_load((repo_b / "dvc.lock").read_text())["stages"]
+    for stage in stages:
+        assert f"Stage '{stage}' didn't change, skipping" in repro.stdout, repro.stdout
+    assert mtimes(repo_b, list(before)) == before
+    assert run(["git", "status", "--porcelain"], repo_b).stdout == ""
+
+
+def test_run_cache_rebuilds_a_checkout_without_dvc_lock(
+    pushed_pipeline: tuple[Path, SshServer], tmp_path: Path
+) -> None:
+    """A clone of the commit before dvc.lock existed gets every output from the run cache."""
+    repo_a, server = pushed_pipeline
+    repo_c = tmp_path / "c"
+    run(["git", "clone", "-q", "--branch", "before-repro", str(repo_a), str(repo_c)], tmp_path)
+    # That commit predates the team's ssh remote: name it in this clone only.
+    use_ssh_remote(repo_c, server, repo_a.parent / "remote", local=True)
+
+    run(["dvc", "pull", "--run-cache"], repo_c)
+    repro = run(["dvc", "repro"], repo_c)
+
+    assert "Running stage" not in repro.stdout, repro.stdout
+    stages = yaml.safe_load((repo_a / "dvc.lock").read_text())["stages"]
+    for stage in stages:
+        assert f"Stage '{stage}' is cached - skipping run, checking out outputs" in repro.stdout, repro.stdout
+    outputs = lock_outputs(repo_a)
+    assert file_digests(repo_c, outputs) == file_digests(repo_a, outputs)
+
+
+# --- faults, on a small project with many files -------------------------------
+
+
+@pytest.fixture(scope="module")
+def data_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DVC project tracking MANY_FILES random files and one stage that reads a param."""
+    repo = tmp_path_factory.mktemp("ssh-faults") / "origin"
+    repo.mkdir()
+    run(["git", "init", "-q", "-b", "main"], repo)
+    run(["dvc", "init", "-q"], repo)
+    rng = random.Random(20240611)
+    (repo / "shards").mkdir()
+    for index in range(MANY_FILES):
+        (repo / "shards" / f"{index:04d}.bin").write_bytes(rng.randbytes(FILE_SIZE_BYTES))
+    run(["dvc", "add", "shards"], repo)
+    (repo / "params.yaml").write_text("scale: 2\n")
+    run(
+        [
+            "dvc", "stage", "add", "-n", "scaled", "-p", "scale", "-o", "scaled.txt",
+            "python -c \"import yaml; s = yaml.safe_load(open('params.yaml'))['scale']; "
+            "open('scaled.txt', 'w').write(str(21 * s))\"",
+        ],
+        repo,
+    )
+    run(["dvc", "repro"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", "many shards"], repo)
+    return repo
+
+
+def fresh_clone_with_remote(data_repo: Path, server: SshServer, remote_dir: Path, dest: Path) -> Path:
+    """A fresh ``git clone`` whose default remote is ``remote_dir`` on ``server`` (config.local)."""
+    run(["git", "clone", "-q", str(data_repo), str(dest)], dest.parent)
+    use_ssh_remote(dest, server, remote_dir, local=True)
+    return dest
+
+
+def pusher_clone(data_repo: Path, server: SshServer, remote_dir: Path, dest: Path) -> Path:
+    """A clone that holds the data (it reads the origin's cache), ready to push to ``remote_dir``."""
+    repo = fresh_clone_with_remote(data_repo, server, remote_dir, dest)
+    run(["dvc", "cache", "dir", "--local", str(data_repo / ".dvc" / "cache")], repo)
+    return repo
+
+
+def pushed_remote(data_repo: Path, server: SshServer, workdir: Path) -> Path:
+    """A remote folder on ``server`` holding everything ``data_repo`` tracks."""
+    remote_dir = workdir / "remote"
+    run(["dvc", "push"], pusher_clone(data_repo, server, remote_dir, workdir / "pusher"))
+    return remote_dir
+
+
+def interrupt_push(repo: Path, remote_dir: Path, interrupt: object) -> subprocess.CompletedProcess[str]:
+    """Start ``dvc push``, call ``interrupt(process)`` once a few objects have landed; its result."""
+    push = subprocess.Popen(
+        ["dvc", "push"], cwd=repo, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + PUSH_DEADLINE_S
+        while len(remote_objects(remote_dir)) < OBJECTS_BEFORE_INTERRUPT:
+            assert push.poll() is None, f"push ended before it could be interrupted:\n{push.communicate()}"
+            assert time.monotonic() < deadline, "push did not start uploading in time"
+            time.sleep(0.01)
+        interrupt(push)
+        stdout, stderr = push.communicate(timeout=PUSH_DEADLINE_S)
+    finally:
+        if push.poll() is None:
+            push.kill()
+            push.wait()
+    return subprocess.CompletedProcess(push.args, push.returncode, stdout, stderr)
+
+
+@pytest.mark.parametrize("how", ["server crashes", "client killed", "client interrupted (Ctrl-C)"])
+def test_interrupted_push_leaves_the_remote_usable(
+    how: str, data_repo: Path, ssh_server: SshServer, tmp_path: Path
+) -> None:
+    remote_dir = tmp_path / "remote"
+    repo = pusher_clone(data_repo, ssh_server, remote_dir, tmp_path / "pusher")
+    actions = {
+        "server crashes": lambda push: ssh_server.kill(),
+        "client killed": lambda push: push.send_signal(signal.SIGKILL),
+        "client interrupted (Ctrl-C)": lambda push: push.send_signal(signal.SIGINT),
+    }
+
+    cut = interrupt_push(repo, remote_dir, actions[how])
+
+    assert cut.returncode != 0, f"push was not interrupted:\n{cut.stdout}\n{cut.stderr}"
+    landed = remote_objects(remote_dir)
+    assert len(landed) < MANY_FILES, "the interrupted push uploaded everything"
+    assert objects_not_matching_their_name(remote_dir) == []
+    if ssh_server.pid is None:
+        ssh_server.start()
+    resumed = run(["dvc", "push"], repo)
+    assert f"{MANY_FILES + 2 - len(landed)} files pushed" in resumed.stdout, resumed.stdout
+
+    assert objects_not_matching_their_name(remote_dir) == []
+    puller = fresh_clone_with_remote(data_repo, ssh_server, remote_dir, tmp_path / "puller")
+    run(["dvc", "pull"], puller)
+    assert "in sync" in run(["dvc", "status", "-c"], puller).stdout
+    assert file_digests(puller, ["shards", "scaled.txt"]) == file_digests(data_repo, ["shards", "scaled.txt"])
+
+
+def test_corrupted_object_is_refused_on_pull(data_repo: Path, ssh_server: SshServer, tmp_path: Path) -> None:
+    remote_dir = pushed_remote(data_repo, ssh_server, tmp_path)
+    damaged_file = data_repo / "shards" / "0007.bin"
+    damaged = object_path(remote_dir, damaged_file.read_bytes())
+    flipped = bytearray(damaged.read_bytes())
+    flipped[100] ^= 0xFF  # same size, so only re-hashing can notice
+    damaged.write_bytes(bytes(flipped))
+
+    puller = fresh_clone_with_remote(data_repo, ssh_server, remote_dir, tmp_path / "puller")
+    pulled = run(["dvc", "pull"], puller, check=False)
+
+    assert pulled.returncode != 0
+    assert "Checkout failed for following targets:\nshards" in pulled.stderr, pulled.stderr
+    assert not (puller / "shards").exists()
+    # The bad copy was dropped, not kept in the cache to be served later.
+    cached = puller / ".dvc" / "cache" / "files" / "md5"
+    assert objects_not_matching_their_name(puller / ".dvc" / "cache") == []
+    assert not (cached / damaged.parent.name / damaged.name).exists()
+    # What was intact arrived intact.
+    assert (puller / "scaled.txt").read_bytes() == (data_repo / "scaled.txt").read_bytes()
+
+
+def test_pull_names_what_the_remote_lacks(data_repo: Path, ssh_server: SshServer, tmp_path: Path) -> None:
+    remote_dir = pushed_remote(data_repo, ssh_server, tmp_path)
+    lost_file = data_repo / "shards" / "0042.bin"
+    lost = object_path(remote_dir, lost_file.read_bytes())
+    lost.unlink()
+
+    puller = fresh_clone_with_remote(data_repo, ssh_server, remote_dir, tmp_path / "puller")
+    pulled = run(["dvc", "pull"], puller, check=False)
+
+    assert pulled.returncode != 0
+    assert f"failed to transfer '{lost.parent.name}{lost.name}'" in pulled.stderr, pulled.stderr
+    # status -c translates the hash into the path a teammate recognises.
+    status = run(["dvc", "status", "-c"], puller)
+    assert re.findall(r"deleted:\s+(\S+)", status.stdout) == ["shards/0042.bin"], status.stdout
+
+
+def test_experiment_travels_by_exp_push_and_exp_pull(data_repo: Path, ssh_server: SshServer, tmp_path: Path) -> None:
+    remote_dir = pushed_remote(data_repo, ssh_server, tmp_path)
+    teammate = fresh_clone_with_remote(data_repo, ssh_server, remote_dir, tmp_path / "teammate")
+    run(["dvc", "pull"], teammate)
+    run(["dvc", "exp", "run", "-n", "triple", "-S", "scale=3"], teammate)
+    run(["dvc", "exp", "push", "origin", "triple"], teammate)
+
+    reviewer = fresh_clone_with_remote(data_repo, ssh_server, remote_dir, tmp_path / "reviewer")
+    run(["dvc", "exp", "pull", "origin", "triple"], reviewer)
+    run(["dvc", "exp", "apply", "triple"], reviewer)
+
+    assert (reviewer / "scaled.txt").read_text() == "63"
+    assert yaml.safe_load((reviewer / "params.yaml").read_text())["scale"] == 3
+    status = run(["dvc", "status"], reviewer)
+    assert "Data and pipelines are up to date." in status.stdout, status.stdout
