@@ -69,7 +69,8 @@ def _run_from(revision: Mapping[str, Any], name: str, executor_state: str | None
 def iter_runs(exp_show: Sequence[Mapping[str, Any]]) -> Iterator[Run]:
     """Every workspace, commit and experiment in ``dvc exp show --json`` output (DVC 3.x shape)."""
     for commit in exp_show:
-        yield _run_from(commit, commit.get("name") or str(commit.get("rev", "?"))[:7], None)
+        rev = str(commit.get("rev", "?"))
+        yield _run_from(commit, commit.get("name") or (rev if rev == "workspace" else rev[:7]), None)
         for experiment in commit.get("experiments") or []:
             state = (experiment.get("executor") or {}).get("state")
             # revs[0] is the experiment's final state (older DVC listed checkpoints after it).

@@ -10,8 +10,8 @@ even when the test fails.
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -94,7 +94,8 @@ class SshServer:
         self.sshd = sshd
         self.host = "127.0.0.1"
         self.port = free_port()
-        self.user = getpass.getuser()
+        # The account this process runs as (root in CI), not $USER, which may lie.
+        self.user = pwd.getpwuid(os.getuid()).pw_name
         self.client_key = workdir / "client_ed25519"
         self.log_path = workdir / "sshd.log"
         self._config = workdir / "sshd_config"

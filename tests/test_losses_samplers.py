@@ -91,7 +91,8 @@ def _drawn_shares(kind: str, beta: float, draws: int = 30_000) -> torch.Tensor:
 
 
 def test_inverse_frequency_sampler_draws_balanced_classes_despite_unequal_copies() -> None:
-    assert torch.allclose(_drawn_shares("inverse_frequency", 0.999), torch.full((3,), 1 / 3, dtype=torch.float64), atol=0.015)
+    balanced = torch.full((3,), 1 / 3, dtype=torch.float64)
+    assert torch.allclose(_drawn_shares("inverse_frequency", 0.999), balanced, atol=0.015)
 
 
 def test_effective_number_sampler_draws_originals_weighted_by_inverse_effective_number() -> None:

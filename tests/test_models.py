@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 import torchvision.models as tvm
 from PIL import Image
 
@@ -234,6 +235,18 @@ def test_frozen_blocks_keep_their_batchnorm_statistics_while_training() -> None:
     assert not model.encoder.layer3.training and model.encoder.layer4.training
     assert torch.equal(model.encoder.bn1.running_mean, frozen_before)
     assert not torch.equal(model.encoder.layer4[1].bn2.running_mean, trained_before)
+
+
+def test_model_trains_under_bfloat16_autocast_in_channels_last() -> None:
+    # The CUDA recipe (bf16 autocast, channels_last, uint8 batches), exercised on the CPU.
+    model = _small_model("squeezenet1", classifier="cosine").to(memory_format=torch.channels_last)
+    model.unfreeze_last(1)
+    pixels = (_images(n=4) * 255).to(torch.uint8).contiguous(memory_format=torch.channels_last)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model.train()(pixels)
+    assert logits.dtype == torch.float32, "cosine logits must stay float32 under autocast"
+    F.cross_entropy(logits, torch.tensor([0, 1, 2, 3])).backward()
+    assert model.head.conv1.weight.grad is not None and model.encoder.features[12].squeeze.weight.grad is not None
 
 
 def test_param_groups_hold_every_parameter_once() -> None:

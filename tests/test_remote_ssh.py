@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.slow
 # Files in the fault-injection project: enough that a push takes seconds, so it
 # can be interrupted with most objects still to go.
 MANY_FILES = 200
-FILE_SIZE_BYTES = 64 * 1024
+FILE_SIZE_BYTES = 16 * 1024
 # Objects that must have reached the remote before the push is interrupted.
 OBJECTS_BEFORE_INTERRUPT = 3
 PUSH_DEADLINE_S = 120.0
@@ -61,25 +62,35 @@ def ssh_server(tmp_path: Path, sshd_executable: str) -> Iterator[SshServer]:
 # --- helpers -----------------------------------------------------------------
 
 
-def use_ssh_remote(repo: Path, server: SshServer, remote_dir: Path, *, local: bool) -> None:
-    """Make ``ssh`` the default remote of ``repo``, pointing at ``remote_dir`` on ``server``.
+def use_ssh_remote(repo: Path, server: SshServer, remote_dir: Path) -> None:
+    """Make ``ssh`` the default remote of ``repo`` for this clone only (``.dvc/config.local``).
 
-    With ``local=False`` the remote goes into the committed ``.dvc/config`` (the
-    team's shared setting); the key is always a per-clone ``config.local`` setting.
-    ``verify`` makes every pull re-hash what it downloads (see docs/sharing.md).
+    Written as the file ``dvc remote add --local``/``modify --local`` would
+    write, because every dvc call costs seconds of start-up. ``verify`` makes
+    pulls re-hash what they download (docs/sharing.md says why).
     """
-    scope = ["--local"] if local else []
-    run(["dvc", "remote", "add", *scope, "-f", "ssh", server.url(remote_dir)], repo)
-    run(["dvc", "remote", "modify", *scope, "ssh", "verify", "true"], repo)
+    (repo / ".dvc" / "config.local").write_text(
+        "[core]\n    remote = ssh\n"
+        "['remote \"ssh\"']\n"
+        f"    url = {server.url(remote_dir)}\n"
+        f"    keyfile = {server.client_key}\n"
+        "    verify = true\n"
+    )
+
+
+def share_through_ssh_remote(repo: Path, server: SshServer, remote_dir: Path) -> None:
+    """The team's set-up: the remote in the committed ``.dvc/config``, the key per clone."""
+    run(["dvc", "remote", "add", "-d", "ssh", server.url(remote_dir)], repo)
+    run(["dvc", "remote", "modify", "ssh", "verify", "true"], repo)
     # make_tiny_repo sets a scratch default in config.local, which outranks .dvc/config.
     run(["dvc", "remote", "default", "--local", "ssh"], repo)
     run(["dvc", "remote", "modify", "--local", "ssh", "keyfile", str(server.client_key)], repo)
 
 
 def clone(source: Path, dest: Path, server: SshServer) -> Path:
-    """A fresh ``git clone`` of ``source`` with this machine's key for the SSH remote."""
+    """A fresh ``git clone`` of ``source`` with this machine's key for the team's SSH remote."""
     run(["git", "clone", "-q", str(source), str(dest)], dest.parent)
-    run(["dvc", "remote", "modify", "--local", "ssh", "keyfile", str(server.client_key)], dest)
+    (dest / ".dvc" / "config.local").write_text(f"['remote \"ssh\"']\n    keyfile = {server.client_key}\n")
     return dest
 
 
@@ -140,7 +151,7 @@ def pushed_pipeline(tmp_path_factory: pytest.TempPathFactory, sshd_executable: s
     with running_sshd(workdir / "sshd", sshd_executable) as server:
         repo_a = make_tiny_repo(workdir / "a")
         run(["git", "tag", "before-repro"], repo_a)
-        use_ssh_remote(repo_a, server, workdir / "remote", local=False)
+        share_through_ssh_remote(repo_a, server, workdir / "remote")
         run(["dvc", "repro"], repo_a)
         run(["git", "add", "-A"], repo_a)
         run(["git", "commit", "-q", "-m", "reproduce; share through the ssh remote"], repo_a)
@@ -178,7 +189,7 @@ def test_run_cache_rebuilds_a_checkout_without_dvc_lock(
     repo_c = tmp_path / "c"
     run(["git", "clone", "-q", "--branch", "before-repro", str(repo_a), str(repo_c)], tmp_path)
     # That commit predates the team's ssh remote: name it in this clone only.
-    use_ssh_remote(repo_c, server, repo_a.parent / "remote", local=True)
+    use_ssh_remote(repo_c, server, repo_a.parent / "remote")
 
     run(["dvc", "pull", "--run-cache"], repo_c)
     repro = run(["dvc", "repro"], repo_c)
@@ -221,25 +232,35 @@ def data_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
-def fresh_clone_with_remote(data_repo: Path, server: SshServer, remote_dir: Path, dest: Path) -> Path:
-    """A fresh ``git clone`` whose default remote is ``remote_dir`` on ``server`` (config.local)."""
-    run(["git", "clone", "-q", str(data_repo), str(dest)], dest.parent)
-    use_ssh_remote(dest, server, remote_dir, local=True)
+def fresh_clone_with_remote(origin: Path, server: SshServer, remote_dir: Path, dest: Path) -> Path:
+    """A fresh ``git clone`` of ``origin`` whose default remote is ``remote_dir`` on ``server``."""
+    run(["git", "clone", "-q", str(origin), str(dest)], dest.parent)
+    use_ssh_remote(dest, server, remote_dir)
     return dest
 
 
-def pusher_clone(data_repo: Path, server: SshServer, remote_dir: Path, dest: Path) -> Path:
+def pusher_clone(origin: Path, server: SshServer, remote_dir: Path, dest: Path) -> Path:
     """A clone that holds the data (it reads the origin's cache), ready to push to ``remote_dir``."""
-    repo = fresh_clone_with_remote(data_repo, server, remote_dir, dest)
-    run(["dvc", "cache", "dir", "--local", str(data_repo / ".dvc" / "cache")], repo)
+    repo = fresh_clone_with_remote(origin, server, remote_dir, dest)
+    with (repo / ".dvc" / "config.local").open("a") as config:
+        config.write(f"[cache]\n    dir = {origin / '.dvc' / 'cache'}\n")
     return repo
 
 
-def pushed_remote(data_repo: Path, server: SshServer, workdir: Path) -> Path:
-    """A remote folder on ``server`` holding everything ``data_repo`` tracks."""
+@pytest.fixture(scope="module")
+def pushed_remote(data_repo: Path, sshd_executable: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A remote folder holding everything ``data_repo`` tracks; tests damage copies of it."""
+    workdir = tmp_path_factory.mktemp("ssh-pushed")
     remote_dir = workdir / "remote"
-    run(["dvc", "push"], pusher_clone(data_repo, server, remote_dir, workdir / "pusher"))
+    with running_sshd(workdir / "sshd", sshd_executable) as server:
+        run(["dvc", "push"], pusher_clone(data_repo, server, remote_dir, workdir / "pusher"))
     return remote_dir
+
+
+def copy_of(remote_dir: Path, dest: Path) -> Path:
+    """A private copy of a remote folder (the server serves any local path)."""
+    shutil.copytree(remote_dir, dest)
+    return dest
 
 
 def interrupt_push(repo: Path, remote_dir: Path, interrupt: object) -> subprocess.CompletedProcess[str]:
@@ -292,8 +313,10 @@ def test_interrupted_push_leaves_the_remote_usable(
     assert file_digests(puller, ["shards", "scaled.txt"]) == file_digests(data_repo, ["shards", "scaled.txt"])
 
 
-def test_corrupted_object_is_refused_on_pull(data_repo: Path, ssh_server: SshServer, tmp_path: Path) -> None:
-    remote_dir = pushed_remote(data_repo, ssh_server, tmp_path)
+def test_corrupted_object_is_refused_on_pull(
+    data_repo: Path, pushed_remote: Path, ssh_server: SshServer, tmp_path: Path
+) -> None:
+    remote_dir = copy_of(pushed_remote, tmp_path / "remote")
     damaged_file = data_repo / "shards" / "0007.bin"
     damaged = object_path(remote_dir, damaged_file.read_bytes())
     flipped = bytearray(damaged.read_bytes())
@@ -314,8 +337,10 @@ def test_corrupted_object_is_refused_on_pull(data_repo: Path, ssh_server: SshSer
     assert (puller / "scaled.txt").read_bytes() == (data_repo / "scaled.txt").read_bytes()
 
 
-def test_pull_names_what_the_remote_lacks(data_repo: Path, ssh_server: SshServer, tmp_path: Path) -> None:
-    remote_dir = pushed_remote(data_repo, ssh_server, tmp_path)
+def test_pull_names_what_the_remote_lacks(
+    data_repo: Path, pushed_remote: Path, ssh_server: SshServer, tmp_path: Path
+) -> None:
+    remote_dir = copy_of(pushed_remote, tmp_path / "remote")
     lost_file = data_repo / "shards" / "0042.bin"
     lost = object_path(remote_dir, lost_file.read_bytes())
     lost.unlink()
@@ -330,10 +355,11 @@ def test_pull_names_what_the_remote_lacks(data_repo: Path, ssh_server: SshServer
     assert re.findall(r"deleted:\s+(\S+)", status.stdout) == ["shards/0042.bin"], status.stdout
 
 
-def test_experiment_travels_by_exp_push_and_exp_pull(data_repo: Path, ssh_server: SshServer, tmp_path: Path) -> None:
-    remote_dir = pushed_remote(data_repo, ssh_server, tmp_path)
+def test_experiment_travels_by_exp_push_and_exp_pull(
+    data_repo: Path, pushed_remote: Path, ssh_server: SshServer, tmp_path: Path
+) -> None:
+    remote_dir = copy_of(pushed_remote, tmp_path / "remote")
     teammate = fresh_clone_with_remote(data_repo, ssh_server, remote_dir, tmp_path / "teammate")
-    run(["dvc", "pull"], teammate)
     run(["dvc", "exp", "run", "-n", "triple", "-S", "scale=3"], teammate)
     run(["dvc", "exp", "push", "origin", "triple"], teammate)
 

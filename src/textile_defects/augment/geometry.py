@@ -112,6 +112,36 @@ def _reflect_padding(inverse: np.ndarray, width: int, height: int) -> tuple[int,
     return need(-min_x), need(-min_y), need(max_x - width), need(max_y - height)
 
 
+def reflect_pad(image: Image.Image, left: int, top: int, right: int, bottom: int) -> Image.Image:
+    """``image`` grown by the given pixels on each side, mirrored about its edges (edge pixels repeated).
+
+    Mirroring about the edge line is the reflection of the continuous picture
+    in pixel-centre coordinates (NumPy's "symmetric" padding).
+    """
+    if not (left or top or right or bottom):
+        return image
+    width, height = image.size
+    if max(left, right) > width or max(top, bottom) > height:
+        # Wider than one reflection (a strong zoom out): NumPy repeats the mirror as often as needed.
+        padded = np.pad(np.asarray(image), ((top, bottom), (left, right), (0, 0)), mode="symmetric")
+        return Image.fromarray(padded)
+    # One reflection: mirrored strips pasted around a copy, ~3x cheaper than the NumPy round trip.
+    canvas = Image.new(image.mode, (left + width + right, top + height + bottom))
+    canvas.paste(image, (left, top))
+    if left:
+        canvas.paste(image.crop((0, 0, left, height)).transpose(Image.Transpose.FLIP_LEFT_RIGHT), (0, top))
+    if right:
+        strip = image.crop((width - right, 0, width, height)).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        canvas.paste(strip, (left + width, top))
+    if top:
+        strip = canvas.crop((0, top, canvas.width, 2 * top)).transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+        canvas.paste(strip, (0, 0))
+    if bottom:
+        strip = canvas.crop((0, top + height - bottom, canvas.width, top + height))
+        canvas.paste(strip.transpose(Image.Transpose.FLIP_TOP_BOTTOM), (0, top + height))
+    return canvas
+
+
 def warp_image(
     image: Image.Image, matrix: np.ndarray, resample: Image.Resampling = Image.Resampling.BILINEAR
 ) -> Image.Image:
@@ -127,29 +157,34 @@ def warp_image(
         return image.copy() if transpose is None else image.transpose(transpose)
     inverse = np.linalg.inv(matrix)
     left, top, right, bottom = _reflect_padding(inverse, width, height)
-    source = image
-    if left or top or right or bottom:
-        # "symmetric" mirrors about the edge line itself (edge pixel repeated),
-        # which is the reflection of the continuous picture in these coordinates.
-        padded = np.pad(np.asarray(image), ((top, bottom), (left, right), (0, 0)), mode="symmetric")
-        source = Image.fromarray(padded)
+    source = reflect_pad(image, left, top, right, bottom)
     data = _pillow_affine(inverse, float(left), float(top))
     return source.transform((width, height), Image.Transform.AFFINE, data, resample=resample)
 
 
-def warp_mask(mask: Image.Image, operations: Iterable[Mapping[str, Any]]) -> Image.Image:
+def warp_mask(mask: Image.Image, operations: Iterable[Mapping[str, Any]], margin_px: int = 0) -> Image.Image:
     """Apply the geometric operations of ``operations`` to a defect mask ("L", 255 = defect).
 
     Nearest-neighbour, so the mask stays binary. Borders are filled with 0,
     not reflected: reflected pixels mirror the defect, they are not the
     defect itself, so the warped mask holds exactly what of it stays in frame.
+
+    With ``margin_px`` > 0 the result is a canvas ``margin_px`` larger on
+    every side, the frame at its centre warped exactly as without a margin:
+    what the operations push out of the frame lands in the margin, so the
+    share kept in frame can be measured with the same sampling.
     """
     width, height = mask.size
-    inverse = np.linalg.inv(geometry_matrix(operations, width, height))
-    return mask.transform(
-        (width, height),
+    shift = np.array([[1.0, 0.0, margin_px], [0.0, 1.0, margin_px], [0.0, 0.0, 1.0]])
+    canvas_matrix = shift @ geometry_matrix(operations, width, height) @ np.linalg.inv(shift)
+    canvas = mask
+    if margin_px:
+        canvas = Image.new("L", (width + 2 * margin_px, height + 2 * margin_px), 0)
+        canvas.paste(mask, (margin_px, margin_px))
+    return canvas.transform(
+        canvas.size,
         Image.Transform.AFFINE,
-        _pillow_affine(inverse),
+        _pillow_affine(np.linalg.inv(canvas_matrix)),
         resample=Image.Resampling.NEAREST,
         fillcolor=0,
     )

@@ -28,7 +28,7 @@ _INK = (20, 20, 20)
 
 
 def describe_operation(operation: Mapping[str, object]) -> str:
-    """A short caption for one operation record, e.g. ``rotate +3.1°`` or ``zoom 1.02``."""
+    """A short caption for one operation record, e.g. ``rotate +3.1°`` or ``zoom 1.02`` (sd: standard deviation)."""
     name, params = str(operation["op"]), operation["params"]
     assert isinstance(params, Mapping)
     if name == "rotate":
@@ -38,27 +38,27 @@ def describe_operation(operation: Mapping[str, object]) -> str:
     if name == "hue":
         return f"hue {params['shift_deg']:+.1f}°"
     if name == "blur":
-        return f"blur σ{params['sigma_px']:.2f}px"
+        return f"blur sd {params['sigma_px']:.2f}px"
     if name == "noise":
-        return f"noise σ{params['sigma']:.1f}"
+        return f"noise sd {params['sigma']:.1f}"
     if "factor" in params:
         return f"{name} {params['factor']:.2f}"
     return name
 
 
-def _wrap(words: Sequence[str], font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: int) -> list[str]:
-    """Greedy line wrap of comma-joined ``words`` to ``width`` pixels."""
+def _wrap(prefix: str, parts: Sequence[str], font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: int) -> list[str]:
+    """``prefix`` then ``parts`` joined by commas, greedily wrapped to ``width`` pixels."""
     lines: list[str] = []
-    line = ""
-    for word in words:
-        candidate = f"{line}, {word}" if line else word
+    line = prefix
+    for number, part in enumerate(parts):
+        piece = part if number == len(parts) - 1 else f"{part},"
+        candidate = f"{line} {piece}" if line else piece
         if line and font.getlength(candidate) > width:
-            lines.append(line + ",")
-            line = word
+            lines.append(line)
+            line = piece
         else:
             line = candidate
-    if line:
-        lines.append(line)
+    lines.append(line)
     return lines
 
 
@@ -102,8 +102,8 @@ def _draw_grid(
     for original, own in picked:
         row_cells = [(_thumbnail(resolve(source_manifest, original), THUMB_WIDTH_PX), [f"original {original['original_id']}"])]
         for copy in own:
-            words = [f"#{int(copy['copy_index'])}:"] + [describe_operation(op) for op in json.loads(copy["operations"])]
-            lines = _wrap(words, font, THUMB_WIDTH_PX)[:_CAPTION_LINES]
+            parts = [describe_operation(op) for op in json.loads(copy["operations"])]
+            lines = _wrap(f"#{int(copy['copy_index'])}:", parts, font, THUMB_WIDTH_PX)[:_CAPTION_LINES]
             row_cells.append((_thumbnail(resolve(augmented_manifest, copy), THUMB_WIDTH_PX), lines))
         cells.append(row_cells)
     thumb_height = max(image.height for row in cells for image, _ in row)

@@ -85,11 +85,12 @@ def color_matrix(operations: Iterable[Mapping[str, Any]], mean_rgb: np.ndarray) 
 def apply_color(image: Image.Image, operations: Iterable[Mapping[str, Any]]) -> Image.Image:
     """``image`` with its colour operations applied in one pass (unchanged if there are none)."""
     operations = list(operations)
-    if not any(operation["op"] in COLOR_OPS for operation in operations):
-        return image
-    mean_rgb = np.array(ImageStat.Stat(image).mean[:3])
+    names = {operation["op"] for operation in operations}
+    # Only contrast needs the image's mean colour; the histogram costs a pass.
+    mean_rgb = np.array(ImageStat.Stat(image).mean[:3]) if "contrast" in names else np.zeros(3)
     matrix = color_matrix(operations, mean_rgb)
-    assert matrix is not None  # guarded above
+    if matrix is None:
+        return image
     return image.convert("RGB", tuple(float(v) for v in matrix.ravel()))
 
 

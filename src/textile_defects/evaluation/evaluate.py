@@ -10,6 +10,7 @@ import csv
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from textile_defects.evaluation.report import confusion_csv, model_metrics
 from textile_defects.evaluation.scoring import SetPredictions, score_manifest
 from textile_defects.models.checkpoint import load_checkpoint
 from textile_defects.training.devices import setup_device
-from textile_defects.utils.atomic import atomic_output_dir, atomic_write_bytes, atomic_write_json
+from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +64,22 @@ def score_model(
     }
 
 
+def _log_headline(stem: str, metrics: Mapping[str, Mapping[str, Any]]) -> None:
+    """One line per set: the figures people look at first."""
+    for name, figures in metrics.items():
+        recall = figures["defect_vs_good"]["defect_recall"]
+        log.info(
+            "%s on %s (n=%d): accuracy %.3f, F1 macro %.3f, F1 weighted %.3f, defect recall %s [%.2f, %.2f]",
+            stem, name, figures["n"], figures["accuracy"], figures["f1_macro"], figures["f1_weighted"],
+            "n/a" if recall["value"] is None else f"{recall['value']:.3f}", recall["ci_low"], recall["ci_high"],
+        )
+
+
 def write_metrics(
     results: Mapping[str, Mapping[str, SetPredictions]],
+    metrics: Mapping[str, Mapping[str, Any]],
     histories: Mapping[str, Path],
     metrics_dir: Path,
-    good_class: str,
-    confidence: float,
 ) -> None:
     """``<stem>.json`` per model, ``history/<stem>.csv`` and ``confusion/<stem>_<set>.csv``.
 
@@ -76,8 +87,8 @@ def write_metrics(
     written one by one; the ``history`` and ``confusion`` folders belong to
     this stage and are replaced whole (no stale file from an older run survives).
     """
-    for stem, sets in results.items():
-        atomic_write_json(metrics_dir / f"{stem}.json", model_metrics(sets, good_class, confidence))
+    for stem, figures in metrics.items():
+        atomic_write_json(metrics_dir / f"{stem}.json", figures)
     with atomic_output_dir(metrics_dir / "history") as folder:
         for stem, history in histories.items():
             (folder / f"{stem}.csv").write_bytes(history.read_bytes())
@@ -131,10 +142,9 @@ def evaluate_models(
     for history in history_paths:
         read_history(history)  # fail before the slow part, not after it
     results = {path.stem: score_model(path, set_manifests, good_class, config) for path in model_paths}
-    for stem, sets in results.items():
-        for name, predictions in sets.items():
-            accuracy = float(np.mean(predictions.y_pred == predictions.y_true))
-            log.info("%s on %s: accuracy %.3f over %d images", stem, name, accuracy, len(predictions.y_true))
-    write_metrics(results, histories, metrics_dir, good_class, config.confidence)
+    metrics = {stem: model_metrics(sets, good_class, config.confidence) for stem, sets in results.items()}
+    for stem, figures in metrics.items():
+        _log_headline(stem, figures)
+    write_metrics(results, metrics, histories, metrics_dir)
     write_reports(results, histories, reports_dir, config)
     return results

@@ -174,7 +174,9 @@ def load_checkpoint(
         with torch.random.fork_rng(devices=[]):
             model = build_model(**payload["build_kwargs"], weights="none")
     except (KeyError, TypeError, ConfigError) as exc:
-        raise DataError(f"Checkpoint {checkpoint_path} describes an architecture this code cannot build: {exc}") from exc
+        raise DataError(
+            f"Checkpoint {checkpoint_path} describes an architecture this code cannot build: {exc}"
+        ) from exc
     try:
         model.load_state_dict(state_dict, strict=True)
     except RuntimeError as exc:

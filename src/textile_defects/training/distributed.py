@@ -89,6 +89,11 @@ class RankSlice(Sampler[int]):
         self.world_size = world_size
         self.pad = pad
 
+    def set_epoch(self, epoch: int) -> None:
+        """Pass the epoch on to a base sampler that draws per epoch."""
+        if hasattr(self.base, "set_epoch"):
+            self.base.set_epoch(epoch)
+
     def __iter__(self) -> Iterator[int]:
         indices = list(self.base)  # type: ignore[call-overload]
         if self.pad and indices:

@@ -119,7 +119,7 @@ def _gathered_metrics(context: DistContext, result: _Pass) -> dict[str, float]:
 
 
 class _Trainable:
-    """The model as trained: wrapped in DDP across processes, and its optimizer.
+    """The model as trained (wrapped in DDP across processes) and its one optimizer.
 
     DDP only synchronises parameters that required gradients when it was
     built, so unfreezing the encoder re-wraps the model.
@@ -140,14 +140,17 @@ class _Trainable:
         return DistributedDataParallel(self.model, device_ids=device_ids)
 
     def unfreeze(self) -> None:
-        """Unfreeze the encoder's last layers; new parameters join Adam at ``lr_encoder``."""
+        """Unfreeze the encoder's last layers, to be fine-tuned at ``lr_encoder``.
+
+        The optimizer already holds every parameter (frozen ones get no
+        gradient, so Adam skips them); the plateau schedule may have lowered
+        the encoder group's rate meanwhile, so fine-tuning restarts it at
+        ``lr_encoder``, as in the report.
+        """
         self.model.unfreeze_last(self.config.unfreeze_last_n)
-        known = {id(p) for group in self.optimizer.param_groups for p in group["params"]}
-        groups = self.model.param_groups(self.config.lr_head, self.config.lr_encoder, self.config.weight_decay)
-        for group in groups:
-            fresh = [p for p in group["params"] if id(p) not in known]
-            if fresh:
-                self.optimizer.add_param_group({**group, "params": fresh})
+        for group in self.optimizer.param_groups:
+            if group["name"] == "encoder":
+                group["lr"] = self.config.lr_encoder
         self.wrapped = self._wrap()
 
 
@@ -180,6 +183,8 @@ def fit(
         if epoch == config.unfreeze_epoch + 1 and epoch > 1:
             trainable.unfreeze()
             log.info("epoch %d: unfroze the encoder's last %d layer(s)", epoch, config.unfreeze_last_n)
+        if hasattr(train_loader.sampler, "set_epoch"):
+            train_loader.sampler.set_epoch(epoch)
         started = time.perf_counter()
         lr = trainable.optimizer.param_groups[0]["lr"]
         train = run_pass(trainable.wrapped, train_loader, loss_fn, setup, optimizer=trainable.optimizer, desc=f"epoch {epoch} train")

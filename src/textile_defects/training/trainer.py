@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,16 +107,19 @@ def _loaders(
     return train_loader, DataLoader(val, sampler=val_sampler, **common)
 
 
-def _epoch_logger(tracker: Tracker, context: DistContext):  # type: ignore[no-untyped-def]
+def _epoch_logger(tracker: Tracker, context: DistContext) -> Callable[[dict[str, float], bool, float], None]:
+    """Log each epoch's row once (rank 0: every rank holds the same gathered metrics)."""
+
     def on_epoch(row: dict[str, float], improved: bool, seconds: float) -> None:
+        if not context.is_main:
+            return
         log.info(
             "epoch %d: train loss %.4f f1m %.3f | val loss %.4f acc %.3f f1m %.3f f1w %.3f | lr %.2g | %.1fs%s",
             row["epoch"], row["train_loss"], row["train_f1_macro"], row["val_loss"], row["val_accuracy"],
             row["val_f1_macro"], row["val_f1_weighted"], row["lr"], seconds, " (best)" if improved else "",
         )
-        if context.is_main:
-            metrics = {k: v for k, v in row.items() if k != "epoch"}
-            tracker.log_metrics({**metrics, "epoch_seconds": seconds}, step=int(row["epoch"]))
+        metrics = {k: v for k, v in row.items() if k != "epoch"}
+        tracker.log_metrics({**metrics, "epoch_seconds": seconds}, step=int(row["epoch"]))
 
     return on_epoch
 
@@ -148,12 +151,13 @@ def train(job: TrainJob) -> FitResult:
     setup = setup_device(c.device, c.amp, context.local_rank)
     with process_group(context, setup.device):
         seed_everything(c.seed)
-        train_set, val_set = _load(job.train_manifest, job), _load(job.val_manifest, job)
-        counts = _class_counts(train_set, job.classes, job.train_manifest)
-        log.info("%d training / %d validation images; originals per class %s", len(train_set), len(val_set), counts)
+        # The model first: missing weights fail in a second, not after decoding every image.
         model = build_model(weights=job.weights, **job.build_kwargs())
         memory_format = torch.channels_last if setup.channels_last else torch.contiguous_format
         model = model.to(setup.device, memory_format=memory_format)
+        train_set, val_set = _load(job.train_manifest, job), _load(job.val_manifest, job)
+        counts = _class_counts(train_set, job.classes, job.train_manifest)
+        log.info("%d training / %d validation images; originals per class %s", len(train_set), len(val_set), counts)
         loss_fn = build_loss(c.loss, counts, c.loss_weighting, c.cb_beta, c.focal_gamma).to(setup.device)
         train_loader, val_loader = _loaders(train_set, val_set, counts, job, setup, context)
         tags = {"variant": job.variant, "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""), "world_size": str(context.world_size)}

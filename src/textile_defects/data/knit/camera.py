@@ -29,6 +29,10 @@ def illumination(style: FabricStyle, width: int, height: int) -> np.ndarray:
     return (style.exposure * light).astype(np.float32)
 
 
+_BLOCK_ROWS = 32
+"""Rows processed at a time: the block's temporaries stay in cache (about twice as fast)."""
+
+
 def photograph(clean_rgb: np.ndarray, style: FabricStyle, rng: np.random.Generator) -> np.ndarray:
     """Light, blur, add noise to and quantise a clean render.
 
@@ -36,27 +40,32 @@ def photograph(clean_rgb: np.ndarray, style: FabricStyle, rng: np.random.Generat
     same shape. Blur is given in reference pixels, so it shrinks with the image.
     """
     height, width, _ = clean_rgb.shape
-    rgb = clean_rgb * illumination(style, width, height)[..., None]
-    blur_sigma = style.blur_px * width / REFERENCE_WIDTH
-    if blur_sigma >= 0.3:  # below that a blur kernel is a no-op on a pixel grid
-        rgb = _soften(rgb, blur_sigma)
-    # Read noise everywhere plus shot noise that grows with brightness.
-    sigma = np.sqrt(np.float32(style.read_noise**2) + np.float32(style.shot_noise) * np.clip(rgb, 0.0, None))
-    rgb += sigma * _normal_noise(rng, rgb.shape)
-    return np.rint(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+    light = illumination(style, width, height)[..., None]
+    # A lens's slight softness, well under a pixel here: a 3-tap kernel
+    # [w, 1 - 2w, w] (variance 2w) per axis; below 0.3 px it is a no-op.
+    blur_sigma = min(style.blur_px * width / REFERENCE_WIDTH, 0.8)
+    side = np.float32(blur_sigma**2 / 2 if blur_sigma >= 0.3 else 0.0)
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    for top in range(0, height, _BLOCK_ROWS):
+        bottom = min(height, top + _BLOCK_ROWS)
+        # One row of context either side for the vertical blur; the image's
+        # own first and last rows stand in beyond its edges.
+        rows = np.arange(top - 1, bottom + 1).clip(0, height - 1)
+        rgb = _blur_rows(clean_rgb[rows] * light[rows], side)
+        # Read noise everywhere plus shot noise that grows with brightness.
+        sigma = np.sqrt(np.float32(style.read_noise**2) + np.float32(style.shot_noise) * np.clip(rgb, 0.0, None))
+        rgb += sigma * _normal_noise(rng, rgb.shape)
+        np.clip(rgb, 0.0, 1.0, out=rgb)
+        rgb *= np.float32(255.0)
+        out[top:bottom] = np.rint(rgb)
+    return out
 
 
-def _soften(rgb: np.ndarray, sigma: float) -> np.ndarray:
-    """Separable 3-tap blur ``[w, 1 - 2w, w]`` of standard deviation ``sigma`` px (<= 0.8), edges repeated.
-
-    A lens's slight softness is well under a pixel here; three taps model it
-    at a third of the cost of a general Gaussian filter on interleaved RGB.
-    """
-    side = np.float32(min(sigma, 0.8) ** 2 / 2)
+def _blur_rows(rows: np.ndarray, side: np.float32) -> np.ndarray:
+    """Blur ``(n + 2, width, 3)`` rows with ``[side, 1 - 2 side, side]`` per axis; returns the inner ``n`` rows."""
     centre = np.float32(1.0) - 2 * side
-    padded = np.pad(rgb, ((1, 1), (0, 0), (0, 0)), mode="edge")
-    rgb = centre * padded[1:-1] + side * (padded[:-2] + padded[2:])
-    padded = np.pad(rgb, ((0, 0), (1, 1), (0, 0)), mode="edge")
+    vertical = centre * rows[1:-1] + side * (rows[:-2] + rows[2:])
+    padded = np.concatenate([vertical[:, :1], vertical, vertical[:, -1:]], axis=1)
     return centre * padded[:, 1:-1] + side * (padded[:, :-2] + padded[:, 2:])
 
 

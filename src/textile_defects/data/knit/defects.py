@@ -84,10 +84,10 @@ def _loose_ends(tables: StitchTables, opening: Opening, frame: FabricFrame, rng:
         )
         cell = (tables.row(point[1] / scale[1]), tables.col(point[0] / scale[0]))
         heading = angle + np.pi + rng.normal(0.0, 0.5)  # roughly toward the centre
-        curl = rng.normal(0.0, 0.5)
-        half_length = rng.uniform(0.25, 0.4) * style.course_px
-        half_width = rng.uniform(0.15, 0.21) * style.wale_px
-        for _ in range(int(rng.integers(2, 6))):
+        curl = rng.normal(0.0, 0.4)
+        half_length = rng.uniform(0.5, 0.8) * style.course_px
+        half_width = rng.uniform(0.14, 0.19) * style.wale_px
+        for _ in range(int(rng.integers(1, 5))):
             direction = np.array([np.cos(heading), np.sin(heading)])
             centre = point + direction * half_length
             strands.append(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from textile_defects.data.knit.fabric import FabricFrame, Overlay, StitchTables, Strand
+from textile_defects.data.knit.style import REFERENCE_WIDTH, FabricStyle
 
 _BLOCK_PIXELS = 1 << 15
 """Pixels rendered per block: small enough for the temporaries to stay in cache."""
@@ -24,10 +25,14 @@ _BLOCK_PIXELS = 1 << 15
 _MISSING = np.float32(1e6)
 """Inverse half-width of a missing leg: no pixel is ever inside it."""
 
+_MIN_RENDER_PX_PER_WALE = 4.0
+"""Render resolution needed to resolve a stitch's two legs and the gap between them."""
 
-def supersample_factor(width: int, reference_width: int) -> int:
-    """How many render pixels per output pixel (per axis): 1 at full size, at most 4."""
-    return int(np.clip(round(reference_width / width), 1, 4))
+
+def supersample_factor(width: int, style: FabricStyle) -> int:
+    """Render pixels per output pixel (per axis) for a ``width`` px image: 1 at full size, at most 4."""
+    px_per_wale = style.wale_px * width / REFERENCE_WIDTH
+    return int(np.clip(np.ceil(_MIN_RENDER_PX_PER_WALE / px_per_wale), 1, 4))
 
 
 @dataclass
@@ -149,20 +154,20 @@ class FabricRenderer:
         # only the one whose (tilted) leg axis passes closest.
         offset = np.float32(self.frame.style.leg_offset) * self._wale
         half_course = np.float32(0.5) * self._course
-        nearer_course = np.where(local_y < half_course, np.intp(-1), np.intp(1))
-        for d_course in (0, nearer_course):
-            rel_y = local_y - half_course - d_course * self._course
+        above = local_y < half_course
+        neighbour_rel_y = local_y - half_course + np.where(above, self._course, -self._course)
+        neighbour_cell = own_cell + np.where(above, -cols, cols)
+        for rel_y, course_cell in ((local_y - half_course, own_cell), (neighbour_rel_y, neighbour_cell)):
             for leg, side in ((0, -1), (1, 1)):
-                lean = self._along_dir[leg, 0] / self._along_dir[leg, 1]
-                axis_x = local_x - side * offset - rel_y * lean
-                d_wale = np.rint(axis_x / self._wale)
-                cell = own_cell + d_course * cols + d_wale.astype(np.intp)
-                dx = local_x - d_wale * self._wale - side * offset - self._shift_px[0][cell]
+                along_x, along_y = self._along_dir[leg]
+                across_x, across_y = self._across_dir[leg]
+                axis_x = local_x - (rel_y * (along_x / along_y) + side * offset)
+                d_wale = np.rint(axis_x * (np.float32(1.0) / self._wale))
+                cell = course_cell + d_wale.astype(np.intp)
+                dx = local_x - (d_wale * self._wale + side * offset) - self._shift_px[0][cell]
                 dy = rel_y - self._shift_px[1][cell]
-                along = (dx * self._along_dir[leg, 0] + dy * self._along_dir[leg, 1]) * self._inv_half_length
-                across = (dx * self._across_dir[leg, 0] + dy * self._across_dir[leg, 1]) * self._inv_half_width[
-                    leg
-                ][cell]
+                along = (dx * along_x + dy * along_y) * self._inv_half_length
+                across = (dx * across_x + dy * across_y) * self._inv_half_width[leg][cell]
                 nearest.offer(along, across, cell, leg)
 
     def _offer_strand(self, nearest: _Nearest, u: np.ndarray, v: np.ndarray, strand: Strand, kind: int) -> None:
@@ -179,6 +184,25 @@ class FabricRenderer:
         nearest.offer(along, across_px * inv_half_width, row * self.tables.shape[1] + col, kind)
 
     def _shade(self, nearest: _Nearest, own_cell: np.ndarray, see_through: np.ndarray | None) -> np.ndarray:
+        """Colour ``(..., 3)``: lit yarn where a pixel is inside one, the gap colour elsewhere."""
+        style = self.frame.style
+        light, sheen = self._yarn_light(nearest)
+        # Anti-aliased yarn edge: full cover in the inner part of the ellipse.
+        cover = np.clip((1.0 - nearest.r2) * np.float32(3.0), 0.0, 1.0)
+        background = None if see_through is None else self.overlay.opening.background_rgb
+        channels = []
+        for c, yarn_value in enumerate(style.yarn_rgb):
+            tone = self._tone[c]
+            yarn = tone[nearest.cell] * (np.float32(yarn_value) * light) + sheen
+            gap = tone[own_cell] * np.float32(yarn_value * style.gap_shade)
+            if background is not None:
+                # Where loops are missing the gaps look through to the machine bed.
+                gap += see_through * (np.float32(background[c]) - gap)
+            channels.append(gap + cover * (yarn - gap))
+        return np.stack(channels, axis=-1)
+
+    def _yarn_light(self, nearest: _Nearest) -> tuple[np.ndarray, np.ndarray]:
+        """``(light, sheen)`` per pixel: a multiplier of the yarn colour and an added highlight."""
         style = self.frame.style
         depth = np.sqrt(np.clip(1.0 - nearest.r2, 0.0, 1.0))
         # Surface normal of a round yarn: across the yarn it curves fully, along
@@ -199,6 +223,7 @@ class FabricRenderer:
         np.clip(specular, 0.0, None, out=specular)
         specular *= specular
         specular *= specular
+        # Plied yarn: slanted stripes along each leg, offset per stitch.
         twist = np.radians(style.twist_deg)
         along_px = nearest.along / self._inv_half_length
         across_px = nearest.across * np.float32(style.leg_half_width * style.wale_px)
@@ -210,17 +235,4 @@ class FabricRenderer:
         # Edges of a yarn are darker (self-shadowing), its crown is lit.
         light = (np.float32(0.3) + np.float32(0.8) * diffuse) * (np.float32(0.55) + np.float32(0.45) * depth)
         light *= np.float32(1.0) + np.float32(style.twist_depth) * ply
-        sheen = np.float32(style.sheen) * specular
-        # Anti-aliased yarn edge: full cover in the inner part of the ellipse.
-        cover = np.clip((1.0 - nearest.r2) * np.float32(3.0), 0.0, 1.0)
-        background = None if see_through is None else self.overlay.opening.background_rgb
-        channels = []
-        for c, yarn_value in enumerate(style.yarn_rgb):
-            tone = self._tone[c]
-            yarn = tone[nearest.cell] * (np.float32(yarn_value) * light) + sheen
-            gap = tone[own_cell] * np.float32(yarn_value * style.gap_shade)
-            if background is not None:
-                # Where loops are missing the gaps look through to the machine bed.
-                gap += see_through * (np.float32(background[c]) - gap)
-            channels.append(gap + cover * (yarn - gap))
-        return np.stack(channels, axis=-1)
+        return light, np.float32(style.sheen) * specular

@@ -1,0 +1,36 @@
+"""Stage sample: draw the built-in sample dataset, its defect masks and a contact sheet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textile_defects.data.sample import generate_sample, parse_settings, write_contact_sheet
+from textile_defects.errors import ConfigError
+from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
+
+
+def main() -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--out-images", type=Path, required=True, help="output folder: <out>/<class>/<name>.png")
+    parser.add_argument("--out-masks", type=Path, required=True, help="output folder for defect masks, same names")
+    parser.add_argument("--contact-sheet", type=Path, required=True, help="output PNG: every image, labelled")
+    args = parser.parse_args()
+    params = load_params(args.params)
+    classes = params.get("classes")
+    if not isinstance(classes, list) or not all(isinstance(name, str) for name in classes):
+        raise ConfigError(f"params.yaml: `classes` must be a list of class names, got {classes!r}.")
+    settings = parse_settings(section(params, "sample"), classes)
+    generate_sample(
+        args.out_images, args.out_masks, settings.counts, settings.seed, settings.width, settings.height
+    )
+    write_contact_sheet(
+        args.out_images,
+        args.contact_sheet,
+        settings.contact_sheet_thumb_width,
+        masks_dir=args.out_masks,
+        classes=classes,
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,135 @@
+"""The predict CLI: same predictions as evaluate, bad files skipped, clear failures."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evaluation_fixtures import tiny_checkpoint, write_image_manifest, write_images
+from textile_defects import CLASSES
+from textile_defects.evaluation.config import EvaluateConfig
+from textile_defects.evaluation.evaluate import evaluate_models
+from textile_defects.predict import find_images, main, predict
+
+LABELS = ["non_defect", "non_defect", "hole", "lycra_cut", "needle", "twoply"]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_checkpoint(tmp_path_factory.mktemp("model") / "post_baseline.pt", seed=3)
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    """A folder as a user has it: nested, mixed-case suffixes, one broken and one truncated file, clutter."""
+    folder = tmp_path / "photos"
+    images = write_images(folder, LABELS)
+    images[1].rename(images[1].with_suffix(".PNG"))
+    (folder / "hole" / "broken.jpg").write_text("this is not a photo")
+    (folder / "needle" / "cut_short.png").write_bytes(images[4].read_bytes()[:300])
+    (folder / "notes.txt").write_text("not an image, and not named like one")
+    (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    return folder
+
+
+def read_rows(path: Path) -> dict[str, dict[str, str]]:
+    with path.open(newline="") as handle:
+        return {row["path"]: row for row in csv.DictReader(handle)}
+
+
+def test_find_images_is_recursive_case_insensitive_and_skips_clutter(photos: Path) -> None:
+    found = [path.relative_to(photos).as_posix() for path in find_images(photos)]
+    assert found == sorted(found)
+    assert "non_defect/img_01.PNG" in found and "hole/broken.jpg" in found
+    assert not any(name.endswith((".txt", ".DS_Store")) for name in found)
+    assert len(found) == len(LABELS) + 2
+
+
+def test_predict_reproduces_evaluate_on_the_validation_originals(model: Path, photos: Path, tmp_path: Path) -> None:
+    readable = [path for path in find_images(photos) if path.name not in ("broken.jpg", "cut_short.png")]
+    labels = [path.parent.name for path in readable]
+    manifest = write_image_manifest(tmp_path / "split/val/manifest.csv", readable, labels)
+    config = EvaluateConfig(batch_size=4, workers=1, device="cpu", confidence=0.95, misclassified_max=2, thumb_width=48)
+    history = tmp_path / "history.csv"
+    history.write_text("epoch,val_f1_macro\n1,0.5\n")
+    results = evaluate_models([model], {"val_originals": manifest}, [history], tmp_path / "metrics", tmp_path / "reports", "non_defect", config)
+    evaluated = results["post_baseline"]["val_originals"]
+
+    # A different batch size and the broken files in the folder must not change any image's result.
+    out = tmp_path / "predictions.csv"
+    predict([str(photos), "--model", str(model), "--out", str(out), "--batch-size", "3", "--device", "cpu"])
+    rows = read_rows(out)
+    for path, probabilities in zip(evaluated.paths, evaluated.probabilities, strict=True):
+        row = rows[path.relative_to(photos).as_posix()]
+        assert row["predicted"] == CLASSES[int(probabilities.argmax())]
+        assert row["defective"] == ("no" if row["predicted"] == "non_defect" else "yes")
+        predicted = np.array([float(row[f"p_{name}"]) for name in CLASSES])
+        np.testing.assert_allclose(predicted, probabilities, atol=2e-6)
+    with (tmp_path / "metrics/confusion/post_baseline_val_originals.csv").open() as handle:
+        confusion = [line["predicted"] for line in csv.DictReader(handle)]
+    assert confusion == [rows[path.relative_to(photos).as_posix()]["predicted"] for path in evaluated.paths]
+
+
+def test_cli_reports_and_skips_bad_files(model: Path, photos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "predictions.csv"
+    result = subprocess.run(
+        [sys.executable, "-m", "textile_defects.predict", str(photos), "--model", str(model), "--out", str(out), "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        env={**{k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}, "LOG_LEVEL": "INFO"},
+    )
+    assert result.returncode == 0, result.stderr
+    rows = read_rows(out)
+    assert len(rows) == len(LABELS) + 2
+    assert "cannot decode image" in rows["hole/broken.jpg"]["error"]
+    assert rows["needle/cut_short.png"]["error"] and rows["needle/cut_short.png"]["predicted"] == ""
+    good = [row for name, row in rows.items() if name not in ("hole/broken.jpg", "needle/cut_short.png")]
+    assert all(row["error"] == "" and row["predicted"] in CLASSES for row in good)
+    for row in good:
+        assert sum(float(row[f"p_{name}"]) for name in CLASSES) == pytest.approx(1.0, abs=1e-5)
+    assert "6 image(s) classified" in result.stderr and "2 skipped" in result.stderr
+    assert "broken.jpg" in result.stderr
+    assert "img/s" in result.stderr  # the tqdm bar
+
+
+def test_missing_model_and_empty_folder_fail_with_a_clear_message(
+    model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as exited:
+        main([str(tmp_path / "empty"), "--model", str(tmp_path / "absent.pt")])
+    assert exited.value.code == 2
+    assert "absent.pt not found" in caplog.text
+    with pytest.raises(SystemExit) as exited:
+        main([str(tmp_path / "empty"), "--model", str(model), "--out", str(tmp_path / "p.csv")])
+    assert exited.value.code == 2
+    assert "no .jpg, .jpeg or .png files found" in caplog.text
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_a_folder_of_only_bad_files_fails_but_still_lists_them(model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "a.png").write_text("nope")
+    out = tmp_path / "p.csv"
+    with pytest.raises(SystemExit) as exited:
+        main([str(folder), "--model", str(model), "--out", str(out), "--device", "cpu"])
+    assert exited.value.code == 2
+    assert "none of the 1 file(s)" in caplog.text
+    assert read_rows(out)["a.png"]["error"]
+
+
+def test_a_single_image_is_named_as_given(model: Path, tmp_path: Path) -> None:
+    image = write_images(tmp_path, ["hole"])[0]
+    out = tmp_path / "p.csv"
+    predictions = predict([str(image), "--model", str(model), "--out", str(out), "--device", "cpu"])
+    assert len(predictions) == 1 and predictions[0].probabilities is not None
+    assert list(read_rows(out)) == [str(image)]
