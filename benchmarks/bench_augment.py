@@ -181,6 +181,12 @@ def jpeg_floor_ms(manifest: Path, quality: int) -> float:
     return 1000.0 * float(np.median(timings))
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the stage's workers), user + system."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default="params.yaml")
@@ -207,6 +213,7 @@ def main() -> None:
         manifest = make_originals(folder / "originals", args.originals, seed=int(params["sample"]["seed"]))
         load_before = os.getloadavg()[0]
 
+        cpu_before = _cpu_seconds()
         started = time.perf_counter()
         rows = write_augmented_set(manifest, folder / "stage", settings, name="bench")
         images_seconds = time.perf_counter() - started
@@ -219,9 +226,12 @@ def main() -> None:
             name="bench",
         )
         stage_seconds = time.perf_counter() - started
+        stage_cpu = _cpu_seconds() - cpu_before
         worker_peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
+        cpu_before = _cpu_seconds()
         naive_count, naive_seconds, mean_difference = run_naive(manifest, settings, folder / "naive", args.naive_images)
+        naive_cpu = _cpu_seconds() - cpu_before
         floor_ms = jpeg_floor_ms(manifest, settings.jpeg_quality)
 
     stage_rate = len(rows) / stage_seconds
@@ -244,6 +254,11 @@ def main() -> None:
         "naive_seconds": round(naive_seconds, 2),
         "naive_images_per_s": round(naive_rate, 1),
         "ratio_stage_over_naive": round(stage_rate / naive_rate, 2),
+        # CPU time per image: what the wall-clock figures become on idle cores.
+        "stage_cpu_ms_per_image": round(1000.0 * stage_cpu / len(rows), 2),
+        "naive_cpu_ms_per_image": round(1000.0 * naive_cpu / naive_count, 2),
+        "stage_images_per_s_on_idle_cores": round(workers * len(rows) / stage_cpu, 1),
+        "ratio_on_idle_cores": round(workers * (naive_cpu / naive_count) / (stage_cpu / len(rows)), 2),
         "jpeg_encode_ms_per_image": round(floor_ms, 2),
         "jpeg_floor_images_per_s": round(workers * 1000.0 / floor_ms, 1),
         "mean_abs_pixel_difference_without_noise": round(mean_difference, 2),

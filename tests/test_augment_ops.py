@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageEnhance, ImageStat
 
 from textile_defects.augment.geometry import geometry_matrix, reflect_pad, warp_image, warp_mask
 from textile_defects.augment.ops import apply_operations
@@ -229,3 +229,12 @@ def test_reflect_pad_mirrors_about_the_edges(margins: tuple[int, int, int, int])
     left, top, right, bottom = margins
     expected = np.pad(np.asarray(image), ((top, bottom), (left, right), (0, 0)), mode="symmetric")
     np.testing.assert_array_equal(np.asarray(reflect_pad(image, *margins)), expected)
+
+
+def test_channel_wise_colour_maps_take_the_lookup_table_path_with_identical_pixels() -> None:
+    image = texture(low=0, high=255)
+    operations = [op("brightness", factor=1.13), op("contrast", factor=0.87)]
+    matrix = color_matrix(operations, np.array(ImageStat.Stat(image).mean))
+    assert matrix is not None
+    direct = image.convert("RGB", tuple(float(v) for v in matrix.ravel()))
+    np.testing.assert_array_equal(np.asarray(apply_color(image, operations)), np.asarray(direct))

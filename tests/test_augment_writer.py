@@ -21,6 +21,8 @@ from textile_defects.augment.writer import encode_jpeg, write_augmented_set
 from textile_defects.data.manifest import COLUMNS, read_manifest, sha256_file
 from textile_defects.errors import DataError
 
+from conftest import tool_env
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
 WIDTH, HEIGHT = 128, 72
@@ -166,11 +168,13 @@ def test_grids_show_each_original_beside_its_copies(split_manifest: Path, tmp_pa
     write_augmented_set(split_manifest, out, settings)
     written = write_grids(split_manifest, out / "manifest.csv", tmp_path / "grids", originals=2, copies=3, name="test")
     assert sorted(path.name for path in written) == ["hole.png", "needle.png", "non_defect.png"]
-    with Image.open(tmp_path / "grids" / "non_defect.png") as grid:
-        assert grid.width == 8 + 4 * (THUMB_WIDTH_PX + 8)  # the original and 3 copies
-        two_rows = grid.height
     with Image.open(tmp_path / "grids" / "hole.png") as grid:
-        assert grid.height < two_rows  # one original of this class
+        assert grid.width == 8 + 4 * (THUMB_WIDTH_PX + 8)  # the original and 3 altered copies
+        one_row = grid.height
+    with Image.open(tmp_path / "grids" / "non_defect.png") as grid:
+        # 3 copies each, copy 0 the kept original: 2 altered copies beside each of 2 originals.
+        assert grid.width == 8 + 3 * (THUMB_WIDTH_PX + 8)
+        assert grid.height > one_row
 
 
 def run_stage(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -179,7 +183,7 @@ def run_stage(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
         cwd=cwd,
         capture_output=True,
         text=True,
-        env={"PATH": "/usr/bin:/bin", "TQDM_DISABLE": "1"},
+        env=tool_env(),
     )
 
 

@@ -77,7 +77,7 @@ def test_defect_vs_good_counts_any_defect_class_as_defective() -> None:
 
 def test_defect_vs_good_without_defects_has_no_recall_and_a_full_interval() -> None:
     binary = defect_vs_good(np.array([0, 0]), np.array([0, 1]), good_index=0)
-    assert binary["defect_recall"] == {"value": None, "ci_low": 0.0, "ci_high": 1.0, "successes": 0, "trials": 0}
+    assert binary["defect_recall"] == {"value": None, "ci_low": 0.0, "ci_high": 1.0}
     assert binary["specificity"]["value"] == 0.5
 
 

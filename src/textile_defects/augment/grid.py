@@ -94,7 +94,6 @@ def _draw_grid(
     picked: Sequence[tuple[Mapping[str, str], list[Mapping[str, str]]]],
     source_manifest: Path,
     augmented_manifest: Path,
-    copies: int,
 ) -> Image.Image:
     font = ImageFont.load_default(size=_FONT_SIZE_PX)
     line_px = _FONT_SIZE_PX + 3
@@ -109,7 +108,7 @@ def _draw_grid(
     thumb_height = max(image.height for row in cells for image, _ in row)
     cell_height = thumb_height + _CAPTION_LINES * line_px + _GAP_PX
     header_px = line_px + 2 * _GAP_PX
-    columns = 1 + copies
+    columns = max(len(row_cells) for row_cells in cells)
     canvas = Image.new(
         "RGB",
         (_GAP_PX + columns * (THUMB_WIDTH_PX + _GAP_PX), header_px + len(cells) * cell_height),
@@ -150,7 +149,7 @@ def write_grids(
         for label in sorted({row["label"] for row in source_rows}):
             picked = _pick_rows(source_rows, augmented_rows, label, originals, copies)
             title = f"{name} / {label}: original (left) and augmented copies"
-            grid = _draw_grid(title, picked, source_manifest, augmented_manifest, copies)
+            grid = _draw_grid(title, picked, source_manifest, augmented_manifest)
             grid.save(staging / f"{label}.png", format="PNG")
             written.append(Path(grids_dir) / f"{label}.png")
     log.info("%s: wrote %d picture grids to %s", name, len(written), grids_dir)

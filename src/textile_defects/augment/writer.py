@@ -23,7 +23,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,7 +193,9 @@ def _check_rows(rows: Sequence[Mapping[str, str]], manifest_path: Path, settings
     return sources
 
 
-def _run_tasks(job: _Job, tasks: Sequence[CopyTask], workers: int, start_method: str | None) -> Iterable[list]:
+def _run_tasks(
+    job: _Job, tasks: Sequence[CopyTask], workers: int, start_method: str | None
+) -> Iterator[list[dict[str, object]]]:
     """Rows per finished task, in completion order; in this process when ``workers`` is 1."""
     if workers == 1:
         writer = _CopyWriter(job)

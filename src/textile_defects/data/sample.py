@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -95,8 +96,9 @@ def make_image(label: str, index: int, seed: int, width: int, height: int) -> tu
     image of the same size, 255 where the defect is and 0 elsewhere, or None
     for the good class. A pure function of its arguments: randomness comes
     from ``rng_for(seed, label, index)``. Any size shows the same field of
-    view (1270 px wide stitches scaled down), so small test images are
-    downscaled versions of the full-size ones, not different fabric.
+    view as a 1270 px wide photo, so small test images are downscaled
+    versions of the full-size ones, not different fabric (only the sensor
+    noise differs).
     """
     _check_size(width, height)
     if label != GOOD_CLASS and label not in DEFECT_DRAWERS:
@@ -206,7 +208,7 @@ def write_contact_sheet(
     gap, caption_h, heading_h = 8, 18, 28
     cell_w, cell_h = thumb_width + gap, thumb_height + caption_h + gap
     width = gap + columns * cell_w
-    height = gap + sum(heading_h + -(-len(paths) // columns) * cell_h for paths in groups.values())
+    height = gap + sum(heading_h + math.ceil(len(paths) / columns) * cell_h for paths in groups.values())
     sheet = Image.new("RGB", (width, max(height, heading_h)), _SHEET_BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     top = gap
@@ -218,7 +220,7 @@ def write_contact_sheet(
             y = top + (position // columns) * cell_h
             sheet.paste(thumbs[path], (x, y))
             draw.text((x, y + thumb_height + 2), path.name, fill=(40, 40, 40), font=font)
-        top += -(-len(paths) // columns) * cell_h
+        top += math.ceil(len(paths) / columns) * cell_h
     atomic_write_bytes(out_png, _png_bytes(sheet))
     log.info("wrote contact sheet of %d images to %s", len(thumbs), out_png)
     return out_png

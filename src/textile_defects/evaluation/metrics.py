@@ -39,13 +39,7 @@ def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tu
 def proportion(successes: int, trials: int, confidence: float = 0.95) -> dict[str, Any]:
     """``successes / trials`` with its exact interval; the value is None when ``trials == 0``."""
     low, high = clopper_pearson(successes, trials, confidence)
-    return {
-        "value": successes / trials if trials else None,
-        "ci_low": low,
-        "ci_high": high,
-        "successes": successes,
-        "trials": trials,
-    }
+    return {"value": successes / trials if trials else None, "ci_low": low, "ci_high": high}
 
 
 def defect_vs_good(

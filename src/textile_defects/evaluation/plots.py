@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from textile_defects.data.loading import load_image_array
@@ -145,6 +146,7 @@ def training_curves_png(history: Mapping[str, np.ndarray], title: str) -> bytes:
     panels["f1"].set_ylim(0.0, 1.05)
     for axes in panels.values():
         axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)
     return _png(figure)

@@ -55,10 +55,25 @@ def photograph(clean_rgb: np.ndarray, style: FabricStyle, rng: np.random.Generat
         # Read noise everywhere plus shot noise that grows with brightness.
         sigma = np.sqrt(np.float32(style.read_noise**2) + np.float32(style.shot_noise) * np.clip(rgb, 0.0, None))
         rgb += sigma * _normal_noise(rng, rgb.shape)
+        rgb = _highlight_shoulder(rgb)
         np.clip(rgb, 0.0, 1.0, out=rgb)
         rgb *= np.float32(255.0)
         out[top:bottom] = np.rint(rgb)
     return out
+
+
+_KNEE = np.float32(0.8)
+"""Signal level above which the sensor response rolls off (see :func:`_highlight_shoulder`)."""
+
+
+def _highlight_shoulder(rgb: np.ndarray) -> np.ndarray:
+    """Compress highlights above :data:`_KNEE` smoothly towards 1, as a camera's tone curve does.
+
+    Slope 1 at the knee, approaching 1 only as the input grows without bound,
+    so bright yarn keeps its texture instead of clipping to flat white.
+    """
+    excess = np.clip(rgb - _KNEE, 0.0, None)
+    return rgb - excess + excess / (np.float32(1.0) + excess / (np.float32(1.0) - _KNEE))
 
 
 def _blur_rows(rows: np.ndarray, side: np.float32) -> np.ndarray:

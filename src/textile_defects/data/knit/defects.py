@@ -141,12 +141,12 @@ def draw_needle(tables: StitchTables, frame: FabricFrame, rng: np.random.Generat
     u, _ = frame.stitch_at(rng.uniform(0.08, 0.92), 0.5)
     col = tables.col(u)
     rows = tables.shape[0]
-    size = _contrast(rng, 0.25, 0.45)
+    size = _contrast(rng, 0.3, 0.5)
     tables.thickness[:, :, col] *= (size * (1.0 + rng.normal(0.0, 0.08, size=rows))).astype(np.float32)
-    tables.shift[0, :, col] += np.float32(rng.uniform(-0.12, 0.12)) + rng.normal(0.0, 0.05, size=rows).astype(
-        np.float32
-    )
-    tables.tone[:, col] *= np.float32(_contrast(rng, 0.06, 0.18))
+    # Off centre: a gap opens on one side of the wale and the loops crowd the other.
+    off_centre = (_contrast(rng, 0.12, 0.25) - 1.0) + rng.normal(0.0, 0.05, size=rows)
+    tables.shift[0, :, col] += off_centre.astype(np.float32)
+    tables.tone[:, col] *= np.float32(_contrast(rng, 0.08, 0.2))
     tables.defect[:, col] = True
     return Overlay()
 

@@ -115,7 +115,9 @@ def draw_style(rng: np.random.Generator) -> FabricStyle:
         shininess=rng.uniform(6.0, 24.0),
         # Exposure and light fall-off vary per photo as much as a defect
         # shifts global colour statistics, as they do on a factory floor.
-        exposure=rng.uniform(0.7, 1.2),
+        # An operator would not leave pale yarn blown out: the crown of a lit
+        # leg (about 1.1 x yarn colour) stays under 0.9 before light fall-off.
+        exposure=min(rng.uniform(0.7, 1.2), 0.9 / (1.1 * float(yarn.max()))),
         gradient=(rng.uniform(-0.35, 0.35), rng.uniform(-0.35, 0.35)),
         vignette=rng.uniform(0.0, 0.4),
         hotspot=(rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.15, 0.5), rng.uniform(0.0, 0.3)),
