@@ -5,11 +5,12 @@ through DVC's own SSH client (dvc-ssh), exactly as a teammate would:
 
 - clone A runs the tiny pipeline and pushes data, models and run cache; a
   fresh ``git clone`` pulls, finds nothing to recompute and gets byte-identical
-  files; another fresh clone rebuilds everything from the run cache alone;
-- on a small data project with many files: a push cut off by a server crash or
-  a killed client leaves the remote usable, a corrupted object is refused on
-  pull, a missing one is named, and an experiment travels by ``dvc exp push``
-  / ``dvc exp pull``.
+  files; a clone of a commit without dvc.lock gets the models from the run
+  cache alone;
+- on a small data project with many files: a push cut off by a server crash,
+  a killed client or Ctrl-C leaves the remote usable, a corrupted object is
+  refused on pull, a missing one is named, and an experiment travels by
+  ``dvc exp push`` / ``dvc exp pull``.
 """
 
 from __future__ import annotations

@@ -22,9 +22,9 @@ pytestmark = pytest.mark.slow
 
 DATA_STAGES = ("sample", "ingest", "split", "augment_train", "augment_val", "augment_test")
 TRAIN_STAGES = ("train_baseline", "train_post_baseline")
-# Everything up to the models; evaluate (the slowest stage here) adds no new
-# source of nondeterminism worth its time.
-TARGETS = TRAIN_STAGES
+# Every stage but evaluate, the slowest one here, which reads only outputs
+# checked above and is not part of the reproduction promise.
+TARGETS = (*TRAIN_STAGES, "augment_test")
 
 
 def lock_stages(repo: Path) -> dict[str, Any]:

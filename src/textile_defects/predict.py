@@ -96,6 +96,7 @@ def _summarise(predictions: Sequence[ImagePrediction], classes: Sequence[str], g
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The CLI's options (``argv`` defaults to ``sys.argv[1:]``)."""
     parser = argparse.ArgumentParser(prog="python -m textile_defects.predict", description=__doc__.split("\n\n")[0])
     parser.add_argument("source", type=Path, help="an image file, or a folder searched recursively")
     parser.add_argument("--model", type=Path, default=Path("models/post_baseline.pt"), help="checkpoint (default: %(default)s)")
