@@ -30,7 +30,6 @@ from pathlib import Path
 
 import torch
 import yaml
-from PIL import Image
 from torch.utils.data import DataLoader
 
 from textile_defects.data.loading import CachedImageDataset, originals_per_class
@@ -54,7 +53,8 @@ def sample_manifest(folder: Path, classes: list[str], count: int) -> Path:
     for index in range(count):
         label = classes[index % len(classes)]
         path = folder / f"{label}_{index:03d}.jpg"
-        Image.fromarray(make_image(label, index, seed=0, width=1270, height=720)).save(path, quality=95)
+        rgb, _ = make_image(label, index, seed=0, width=1270, height=720)
+        rgb.save(path, quality=95)
         rows.append({"path": path.name, "label": label, "original_id": f"{label}-{index}"})
     return write_manifest(folder / "manifest.csv", rows)
 

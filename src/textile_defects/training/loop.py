@@ -67,7 +67,7 @@ class FitResult:
 
 
 @dataclasses.dataclass
-class _Pass:
+class PassResult:
     """One pass over a set on one rank: summed loss, (N,) targets and predictions."""
 
     loss_sum: float
@@ -83,7 +83,7 @@ def run_pass(
     *,
     optimizer: torch.optim.Optimizer | None = None,
     desc: str = "",
-) -> _Pass:
+) -> PassResult:
     """One epoch over ``loader``: trains when given an ``optimizer``, else evaluates without gradients."""
     training = optimizer is not None
     model.train(training)
@@ -105,10 +105,12 @@ def run_pass(
             loss_sum += loss.detach() * len(labels)
             targets.append(labels)
             predictions.append(logits.detach().argmax(dim=1))
-    return _Pass(float(loss_sum), torch.cat(targets).cpu().numpy(), torch.cat(predictions).cpu().numpy())
+    if not targets:  # a rank whose validation slice is empty (fewer images than ranks)
+        return PassResult(0.0, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+    return PassResult(float(loss_sum), torch.cat(targets).cpu().numpy(), torch.cat(predictions).cpu().numpy())
 
 
-def _gathered_metrics(context: DistContext, result: _Pass) -> dict[str, float]:
+def _gathered_metrics(context: DistContext, result: PassResult) -> dict[str, float]:
     """Metrics over every rank's share of a set (identical on all ranks)."""
     parts = gather(context, result)
     return classification_metrics(

@@ -7,6 +7,9 @@ must still land in the main repository), else the git top level of the working
 directory. ``MLFLOW_TRACKING_URI`` overrides all of this (a team server).
 
 Wall-clock times go here (and to the log), never into DVC outputs.
+
+``mlflow`` is imported only when a run is tracked: the import takes seconds,
+which a run with tracking off, or a rank other than 0, need not pay.
 """
 
 from __future__ import annotations
@@ -117,6 +120,7 @@ def mlflow_run(experiment: str, params: Mapping[str, Any], tags: Mapping[str, st
     if not enabled:
         yield Tracker()
         return
+    from mlflow.entities import Param
     from mlflow.tracking import MlflowClient
     from mlflow.utils import mlflow_tags
 
@@ -134,8 +138,6 @@ def mlflow_run(experiment: str, params: Mapping[str, Any], tags: Mapping[str, st
             f"MLflow tracking at {uri} failed ({exc}); fix MLFLOW_TRACKING_URI or set 'tracking: false' in params."
         ) from exc
     run_id = run.info.run_id
-    from mlflow.entities import Param
-
     client.log_batch(run_id, params=[Param(k, v) for k, v in sorted(flatten(params).items())])
     log.info("MLflow run %s in experiment '%s' at %s", run_id, experiment, uri)
     try:
