@@ -190,6 +190,19 @@ class SshServer:
         except OSError:
             return False
 
+    def wait_until_idle(self, timeout_s: float = _STOP_TIMEOUT_S) -> None:
+        """Wait until no connection is open, i.e. the server finished what clients sent.
+
+        After a client dies, its connection process may still apply requests
+        that had already arrived; tests that inspect the served folder wait
+        for that first.
+        """
+        deadline = time.monotonic() + timeout_s
+        while self.pid is not None and any(_alive(pid) for pid in _child_pids(self.pid)):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"sshd still has open connections after {timeout_s} s:\n{self.log()}")
+            time.sleep(0.05)
+
     def _signal_all(self, signum: int) -> list[int]:
         """Send ``signum`` to the listener and every connection process; their pids."""
         if self._process is None:

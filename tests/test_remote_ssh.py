@@ -22,7 +22,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -185,16 +185,16 @@ def test_fresh_clone_pulls_everything_and_recomputes_nothing(
 def test_run_cache_rebuilds_a_checkout_without_dvc_lock(
     pushed_pipeline: tuple[Path, SshServer], tmp_path: Path
 ) -> None:
-    """A clone of the commit before dvc.lock existed gets the models from the run cache alone."""
+    """A clone of the commit before dvc.lock existed gets data and models from the run cache alone."""
     repo_a, server = pushed_pipeline
     repo_c = tmp_path / "c"
     run(["git", "clone", "-q", "--branch", "before-repro", str(repo_a), str(repo_c)], tmp_path)
     # That commit predates the team's ssh remote: name it in this clone only.
     use_ssh_remote(repo_c, server, repo_a.parent / "remote")
 
-    # Up to the models: evaluate writes its metrics with `cache: false`, which
+    # All but evaluate: it writes its metrics with `cache: false`, which
     # `dvc push --run-cache` does not upload, so DVC would rerun that stage.
-    repro = run(["dvc", "repro", "--pull", "train_baseline", "train_post_baseline"], repo_c)
+    repro = run(["dvc", "repro", "--pull", "train_baseline", "train_post_baseline", "augment_test"], repo_c)
 
     assert "Running stage" not in repro.stdout, repro.stdout
     restored = sorted(yaml.safe_load((repo_c / "dvc.lock").read_text())["stages"])
@@ -266,7 +266,9 @@ def copy_of(remote_dir: Path, dest: Path) -> Path:
     return dest
 
 
-def interrupt_push(repo: Path, remote_dir: Path, interrupt: object) -> subprocess.CompletedProcess[str]:
+def interrupt_push(
+    repo: Path, remote_dir: Path, interrupt: Callable[[subprocess.Popen[str]], None]
+) -> subprocess.CompletedProcess[str]:
     """Start ``dvc push``, call ``interrupt(process)`` once a few objects have landed; its result."""
     push = subprocess.Popen(
         ["dvc", "push"], cwd=repo, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -301,6 +303,7 @@ def test_interrupted_push_leaves_the_remote_usable(
     cut = interrupt_push(repo, remote_dir, actions[how])
 
     assert cut.returncode != 0, f"push was not interrupted:\n{cut.stdout}\n{cut.stderr}"
+    ssh_server.wait_until_idle()
     landed = remote_objects(remote_dir)
     assert len(landed) < MANY_FILES, "the interrupted push uploaded everything"
     assert objects_not_matching_their_name(remote_dir) == []
