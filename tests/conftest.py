@@ -97,8 +97,15 @@ def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def run(cmd: list[str], cwd: Path, env: Mapping[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run a command, capturing output; on failure, show it in the assertion message."""
-    result = subprocess.run(cmd, cwd=cwd, env=dict(env or tool_env()), capture_output=True, text=True)
+    """Run a command, capturing output; on failure, show it in the assertion message.
+
+    In a copy of the project, its own ``src`` comes first on PYTHONPATH, so the
+    copy runs its own code rather than the editable install's.
+    """
+    run_env = dict(env or tool_env())
+    if (Path(cwd) / "src" / "textile_defects").is_dir():
+        run_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(cwd) / "src"), run_env.get("PYTHONPATH")]))
+    result = subprocess.run(cmd, cwd=cwd, env=run_env, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(cmd)} exited {result.returncode} in {cwd}\n--- stdout\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-6000:]}"
