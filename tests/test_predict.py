@@ -88,7 +88,7 @@ def test_cli_reports_and_skips_bad_files(model: Path, photos: Path, tmp_path: Pa
     assert result.returncode == 0, result.stderr
     rows = read_rows(out)
     assert len(rows) == len(LABELS) + 2
-    assert "cannot decode image" in rows["hole/broken.jpg"]["error"]
+    assert "not a readable image" in rows["hole/broken.jpg"]["error"]
     assert rows["needle/cut_short.png"]["error"] and rows["needle/cut_short.png"]["predicted"] == ""
     good = [row for name, row in rows.items() if name not in ("hole/broken.jpg", "needle/cut_short.png")]
     assert all(row["error"] == "" and row["predicted"] in CLASSES for row in good)

@@ -37,7 +37,9 @@ def _decode_or_error(path: Path, image_size: tuple[int, int]) -> np.ndarray | st
     try:
         return load_image_array(path, image_size)
     except DataError as exc:
-        return str(exc)
+        # The loader's own message advises re-running a stage; a photo handed to
+        # predict has no stage, so say only what is wrong with the file.
+        return f"{path}: not a readable image ({exc.__cause__ or exc})"
     except OSError as exc:  # e.g. a file removed or unreadable between listing and reading
         return f"{path}: cannot read ({exc})"
 

@@ -70,7 +70,10 @@ def score_manifest(
     errors = [p.error for p in predictions if p.error is not None]
     if errors:
         listed = "\n  ".join(errors)
-        raise DataError(f"{manifest_path}: {len(errors)} image(s) cannot be read:\n  {listed}")
+        raise DataError(
+            f"{manifest_path}: {len(errors)} image(s) cannot be read; re-run the stages that wrote them "
+            f"(dvc repro) or restore them (dvc checkout):\n  {listed}"
+        )
     return SetPredictions(
         name=name,
         classes=tuple(classes),
