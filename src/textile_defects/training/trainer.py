@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from textile_defects.training.config import TrainConfig
 from textile_defects.training.devices import DeviceSetup, setup_device
 from textile_defects.training.distributed import DistContext, RankSlice, context_from_env, process_group
 from textile_defects.training.losses import build_loss
-from textile_defects.training.loop import FitResult, fit
+from textile_defects.training.loop import EpochCallback, FitResult, fit
 from textile_defects.training.metrics import write_history
 from textile_defects.training.samplers import build_sampler
 from textile_defects.training.tracking import Tracker, mlflow_run
@@ -98,8 +98,12 @@ def _loaders(
     if drawn is None:
         drawn = RandomSampler(train, generator=torch.Generator().manual_seed(derive_seed(c.seed, "shuffle")))
     train_sampler = RankSlice(drawn, context.rank, context.world_size, pad=True)
-    common = {"batch_size": c.batch_size, "num_workers": c.num_workers, "pin_memory": setup.pin_memory}
-    common["persistent_workers"] = c.num_workers > 0
+    common = {
+        "batch_size": c.batch_size,
+        "num_workers": c.num_workers,
+        "persistent_workers": c.num_workers > 0,
+        "pin_memory": setup.pin_memory,
+    }
     # Batch norm cannot train on a batch of one: drop a last batch that small.
     drop_last = len(train_sampler) % c.batch_size == 1
     train_loader = DataLoader(train, sampler=train_sampler, drop_last=drop_last, **common)
@@ -107,7 +111,7 @@ def _loaders(
     return train_loader, DataLoader(val, sampler=val_sampler, **common)
 
 
-def _epoch_logger(tracker: Tracker, context: DistContext) -> Callable[[dict[str, float], bool, float], None]:
+def _epoch_logger(tracker: Tracker, context: DistContext) -> EpochCallback:
     """Log each epoch's row once (rank 0: every rank holds the same gathered metrics)."""
 
     def on_epoch(row: dict[str, float], improved: bool, seconds: float) -> None:
