@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from mlflow.tracking import MlflowClient
 
@@ -15,6 +17,15 @@ from textile_defects.training.trainer import TrainJob, train
 
 from conftest import REPO_ROOT
 from training_data import CLASSES, IMAGE_SIZE, write_train_val
+
+
+@pytest.fixture(autouse=True)
+def single_thread() -> Iterator[None]:
+    """Tiny tensors train fastest on one thread, which also keeps other processes' load from stalling it."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def test_a_training_run_logs_params_per_epoch_metrics_tags_and_the_model(
@@ -49,7 +60,7 @@ def test_a_training_run_logs_params_per_epoch_metrics_tags_and_the_model(
     assert params["encoder"] == "squeezenet1" and params["weights"] == "none"
     assert params["train_baseline.loss"] == "ce" and params["train_baseline.epochs"] == "2"
     assert params["class_counts.non_defect"] == "6" and params["class_counts.hole"] == "1"
-    assert run.data.tags["dvc_exp_name"] == "tidy-pony" and run.data.tags["variant"] == "train_baseline"
+    assert run.data.tags["DVC_EXP_NAME"] == "tidy-pony" and run.info.run_name == "tidy-pony" and run.data.tags["variant"] == "train_baseline"
     assert run.data.tags["mlflow.source.git.commit"]
     for metric in ("val_f1_macro", "train_loss", "val_f1_weighted", "lr"):
         assert [m.step for m in client.get_metric_history(run.info.run_id, metric)] == [1, 2]
@@ -73,3 +84,14 @@ def test_git_commit_is_unknown_outside_a_repository(tmp_path: Path) -> None:
 
 def test_nested_params_flatten_to_dotted_names() -> None:
     assert tracking.flatten({"a": 1, "b": {"c": [2, 3], "d": {"e": None}}}) == {"a": "1", "b.c": "[2, 3]", "b.d.e": "None"}
+
+
+def test_a_queued_experiment_copy_logs_into_the_main_repository(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from textile_defects.training.tracking import repo_root
+
+    copy = tmp_path / "main" / ".dvc" / "tmp" / "exps" / "tmpab12cd"
+    copy.mkdir(parents=True)
+    monkeypatch.setenv("DVC_ROOT", str(copy))
+    assert repo_root() == (tmp_path / "main").resolve()
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path / "main"))
+    assert repo_root() == (tmp_path / "main").resolve()

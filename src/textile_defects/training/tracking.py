@@ -1,10 +1,10 @@
 """MLflow tracking: one run per training, in the repository's own ``mlflow.db``.
 
-The tracking URI defaults to ``sqlite:///<repo root>/mlflow.db`` with artifacts
-under ``<repo root>/mlartifacts``. The repository root is ``$DVC_ROOT`` when
-DVC sets it (``dvc exp run --queue`` trains in a temporary copy, and its runs
-must still land in the main repository), else the git top level of the working
-directory. ``MLFLOW_TRACKING_URI`` overrides all of this (a team server).
+The tracking URI defaults to ``sqlite:///<repo root>/mlflow.db``, with
+artifacts under ``<repo root>/mlartifacts/<experiment>/<run id>``. The
+repository root is ``$DVC_ROOT`` when DVC sets it (``dvc exp run --queue``
+trains in a temporary copy, and its runs must still land in the main
+repository), else the git top level of the working directory. ``MLFLOW_TRACKING_URI`` overrides all of this (a team server).
 
 Wall-clock times go here (and to the log), never into DVC outputs.
 
@@ -29,14 +29,24 @@ log = logging.getLogger(__name__)
 
 
 def repo_root() -> Path:
-    """``$DVC_ROOT``, else the git top level of the working directory, else the working directory."""
+    """The main repository: ``$DVC_ROOT``, else the git top level, else the working directory.
+
+    Queued and ``--temp`` experiments run in a throwaway copy under
+    ``<main>/.dvc/tmp/exps/``; their runs belong in ``<main>``'s database.
+    """
     if os.environ.get("DVC_ROOT"):
-        return Path(os.environ["DVC_ROOT"]).resolve()
-    try:
-        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return Path.cwd().resolve()
-    return Path(top.stdout.strip()).resolve()
+        root = Path(os.environ["DVC_ROOT"]).resolve()
+    else:
+        try:
+            top = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True)
+            root = Path(top.stdout.strip()).resolve()
+        except (OSError, subprocess.CalledProcessError):
+            root = Path.cwd().resolve()
+    parts = root.parts
+    for index in range(len(parts) - 2):
+        if parts[index : index + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:index])
+    return root
 
 
 def tracking_uri(root: Path) -> str:
@@ -100,7 +110,7 @@ def _experiment_id(client: Any, name: str, artifact_root: Path | None) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    location = artifact_root.as_uri() if artifact_root is not None else None
+    location = (artifact_root / name).as_uri() if artifact_root is not None else None
     try:
         return client.create_experiment(name, artifact_location=location)
     except MlflowException:
@@ -111,9 +121,12 @@ def _experiment_id(client: Any, name: str, artifact_root: Path | None) -> str:
 
 
 @contextlib.contextmanager
-def mlflow_run(experiment: str, params: Mapping[str, Any], tags: Mapping[str, str], enabled: bool) -> Iterator[Tracker]:
+def mlflow_run(
+    experiment: str, params: Mapping[str, Any], tags: Mapping[str, str], *, run_name: str | None, enabled: bool
+) -> Iterator[Tracker]:
     """A tracked run for the block: params and tags logged at the start, status set at the end.
 
+    ``run_name`` None lets MLflow pick a random one.
     Yields a plain :class:`Tracker` (which logs nothing) when ``enabled`` is
     false. A run whose block raises is marked FAILED.
     """
@@ -131,8 +144,8 @@ def mlflow_run(experiment: str, params: Mapping[str, Any], tags: Mapping[str, st
     try:
         client = MlflowClient(tracking_uri=uri)
         experiment_id = _experiment_id(client, experiment, artifact_root)
-        run_tags = {mlflow_tags.MLFLOW_GIT_COMMIT: git_commit(root), mlflow_tags.MLFLOW_SOURCE_NAME: "stages/train.py", **tags}
-        run = client.create_run(experiment_id, tags=run_tags, run_name=tags.get("dvc_exp_name") or None)
+        run_tags = {mlflow_tags.MLFLOW_GIT_COMMIT: git_commit(Path.cwd()), mlflow_tags.MLFLOW_SOURCE_NAME: "stages/train.py", **tags}
+        run = client.create_run(experiment_id, tags=run_tags, run_name=run_name)
     except Exception as exc:  # any store failure: say where, and how to run without it
         raise PipelineError(
             f"MLflow tracking at {uri} failed ({exc}); fix MLFLOW_TRACKING_URI or set 'tracking: false' in params."

@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import os
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,16 @@ def _write_outputs(job: TrainJob, model: torch.nn.Module, result: FitResult, cou
     log.info("best epoch %d (val F1 macro %.4f): wrote %s and %s", result.best_epoch, best["val_f1_macro"], job.model_path, job.history_path)
 
 
+def _tracked_run(job: TrainJob, counts: list[int], context: DistContext) -> AbstractContextManager[Tracker]:
+    """This training's MLflow run (a tracker that logs nothing when off, and on ranks other than 0)."""
+    # DVC names each experiment; the same name in MLflow links the two.
+    exp_name = os.environ.get("DVC_EXP_NAME") or None
+    tags = {"variant": job.variant, "DVC_EXP_NAME": exp_name or "", "world_size": str(context.world_size)}
+    params = {**job.params(), "class_counts": dict(zip(job.classes, counts, strict=True))}
+    enabled = job.config.tracking and context.is_main
+    return mlflow_run(job.experiment, params, tags, run_name=exp_name, enabled=enabled)
+
+
 def train(job: TrainJob) -> FitResult:
     """Train one variant; rank 0 writes ``job.model_path``, ``job.history_path`` and the MLflow run."""
     context = context_from_env()
@@ -164,9 +175,7 @@ def train(job: TrainJob) -> FitResult:
         log.info("%d training / %d validation images; originals per class %s", len(train_set), len(val_set), counts)
         loss_fn = build_loss(c.loss, counts, c.loss_weighting, c.cb_beta, c.focal_gamma).to(setup.device)
         train_loader, val_loader = _loaders(train_set, val_set, counts, job, setup, context)
-        tags = {"variant": job.variant, "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""), "world_size": str(context.world_size)}
-        tracked_params = {**job.params(), "class_counts": dict(zip(job.classes, counts, strict=True))}
-        with mlflow_run(job.experiment, tracked_params, tags, enabled=c.tracking and context.is_main) as tracker:
+        with _tracked_run(job, counts, context) as tracker:
             result = fit(model, train_loader, val_loader, loss_fn, c, setup, context, _epoch_logger(tracker, context))
             if context.is_main:
                 _write_outputs(job, model, result, counts, tracker)
