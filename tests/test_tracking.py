@@ -87,11 +87,9 @@ def test_nested_params_flatten_to_dotted_names() -> None:
 
 
 def test_a_queued_experiment_copy_logs_into_the_main_repository(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from textile_defects.training.tracking import repo_root
-
     copy = tmp_path / "main" / ".dvc" / "tmp" / "exps" / "tmpab12cd"
     copy.mkdir(parents=True)
     monkeypatch.setenv("DVC_ROOT", str(copy))
-    assert repo_root() == (tmp_path / "main").resolve()
+    assert tracking.repo_root() == (tmp_path / "main").resolve()
     monkeypatch.setenv("DVC_ROOT", str(tmp_path / "main"))
-    assert repo_root() == (tmp_path / "main").resolve()
+    assert tracking.repo_root() == (tmp_path / "main").resolve()

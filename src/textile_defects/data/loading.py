@@ -85,7 +85,8 @@ def decode_images(
     PIL releases the GIL while decoding and resizing, so threads scale with
     cores without copying pixels between processes. ``workers`` defaults to the
     cores this process may use. Above ``memory_limit_mb`` the array is a
-    ``np.memmap`` backed by an anonymous temporary file.
+    ``np.memmap`` backed by an unlinked file in the temporary folder
+    (``$TMPDIR``), which needs that much free disk.
     """
     cache = _allocate(len(paths), image_size, memory_limit_mb)
     workers = workers or len(os.sched_getaffinity(0))
@@ -102,7 +103,7 @@ def decode_images(
 def manifest_labels(manifest_path: str | Path, classes: Sequence[str]) -> tuple[list[Path], np.ndarray, list[str]]:
     """A manifest's image paths, integer labels (index into ``classes``) and original ids.
 
-    A label outside ``classes`` is a :class:`DataError` naming the row.
+    Labels outside ``classes`` are a :class:`DataError` naming them.
     """
     rows = read_manifest(manifest_path)
     if not rows:

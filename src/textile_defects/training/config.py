@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from textile_defects.errors import ConfigError
+from textile_defects.models.classifiers import CLASSIFIERS
+from textile_defects.models.head import HEADS
+from textile_defects.training.losses import LOSSES, WEIGHTINGS
 
-HEADS = ("learned", "resize")
-CLASSIFIERS = ("mlp", "cosine")
-LOSSES = ("ce", "focal")
-WEIGHTINGS = ("none", "inverse_frequency", "effective_number")
 DEVICES = ("auto", "cpu", "cuda")
 AMP_MODES = ("auto", "bf16", "off")
 
@@ -136,9 +135,8 @@ class _Checker:
         ok = ok and (minimum is None or value >= minimum) and (above is None or value > above)
         ok = ok and (below is None or value < below)
         if not ok:
-            bounds = [f">= {minimum}" if minimum is not None else "", f"> {above}" if above is not None else ""]
-            bounds.append(f"< {below}" if below is not None else "")
-            raise self.fail(key, "a number " + " and ".join(b for b in bounds if b))
+            limits = ((minimum, ">="), (above, ">"), (below, "<"))
+            raise self.fail(key, "a number " + " and ".join(f"{op} {limit}" for limit, op in limits if limit is not None))
         return float(value)
 
     def choice(self, key: str, options: tuple[str, ...]) -> Any:
@@ -153,7 +151,8 @@ class _Checker:
 
     def image_size(self, key: str) -> tuple[int, int]:
         value = self.values[key]
-        if not (isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(v, int) and v >= 16 for v in value)):
+        valid = isinstance(value, list | tuple) and len(value) == 2
+        if not (valid and all(isinstance(v, int) and not isinstance(v, bool) and v >= 16 for v in value)):
             raise self.fail(key, "[width, height] in pixels, each an integer >= 16")
         return int(value[0]), int(value[1])
 

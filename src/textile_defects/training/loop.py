@@ -14,7 +14,6 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import numpy as np
 import torch
@@ -23,6 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from textile_defects.data.loading import to_model_input
+from textile_defects.models.network import DefectClassifier
 from textile_defects.training.config import TrainConfig
 from textile_defects.training.devices import DeviceSetup
 from textile_defects.training.distributed import DistContext, gather
@@ -120,6 +120,16 @@ def _gathered_metrics(context: DistContext, result: PassResult) -> dict[str, flo
     )
 
 
+def _history_row(epoch: int, train: dict[str, float], val: dict[str, float], lr: float) -> dict[str, float]:
+    """One history row: ``epoch``, ``train_*`` and ``val_*`` metrics, ``lr``."""
+    return {
+        "epoch": epoch,
+        **{f"train_{name}": value for name, value in train.items()},
+        **{f"val_{name}": value for name, value in val.items()},
+        "lr": lr,
+    }
+
+
 class _Trainable:
     """The model as trained (wrapped in DDP across processes) and its one optimizer.
 
@@ -127,7 +137,7 @@ class _Trainable:
     built, so unfreezing the encoder re-wraps the model.
     """
 
-    def __init__(self, model: Any, config: TrainConfig, setup: DeviceSetup, context: DistContext) -> None:
+    def __init__(self, model: DefectClassifier, config: TrainConfig, setup: DeviceSetup, context: DistContext) -> None:
         self.model = model
         self.config = config
         self.setup = setup
@@ -157,7 +167,7 @@ class _Trainable:
 
 
 def fit(
-    model: Any,
+    model: DefectClassifier,
     train_loader: DataLoader,
     val_loader: DataLoader,
     loss_fn: nn.Module,
@@ -166,7 +176,7 @@ def fit(
     context: DistContext,
     on_epoch: EpochCallback,
 ) -> FitResult:
-    """Train ``model`` (a :class:`~textile_defects.models.network.DefectClassifier`) per ``config``.
+    """Train ``model`` per ``config``; ``on_epoch`` hears of every epoch.
 
     Validation runs on the unwrapped model: it needs no gradient sync, and
     ranks may hold different numbers of validation images.
@@ -191,10 +201,7 @@ def fit(
         lr = trainable.optimizer.param_groups[0]["lr"]
         train = run_pass(trainable.wrapped, train_loader, loss_fn, setup, optimizer=trainable.optimizer, desc=f"epoch {epoch} train")
         val = run_pass(model, val_loader, loss_fn, setup, desc=f"epoch {epoch} val")
-        row: dict[str, float] = {"epoch": epoch}
-        row.update({f"train_{k}": v for k, v in _gathered_metrics(context, train).items()})
-        row.update({f"val_{k}": v for k, v in _gathered_metrics(context, val).items()})
-        row["lr"] = lr
+        row = _history_row(epoch, _gathered_metrics(context, train), _gathered_metrics(context, val), lr)
         scheduler.step(row["val_loss"])
         history.append(row)
         improved = stopper.update(row["val_f1_macro"])

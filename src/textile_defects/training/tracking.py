@@ -4,7 +4,8 @@ The tracking URI defaults to ``sqlite:///<repo root>/mlflow.db``, with
 artifacts under ``<repo root>/mlartifacts/<experiment>/<run id>``. The
 repository root is ``$DVC_ROOT`` when DVC sets it (``dvc exp run --queue``
 trains in a temporary copy, and its runs must still land in the main
-repository), else the git top level of the working directory. ``MLFLOW_TRACKING_URI`` overrides all of this (a team server).
+repository), else the git top level of the working directory.
+``MLFLOW_TRACKING_URI`` overrides all of this (a team server).
 
 Wall-clock times go here (and to the log), never into DVC outputs.
 
@@ -126,9 +127,9 @@ def mlflow_run(
 ) -> Iterator[Tracker]:
     """A tracked run for the block: params and tags logged at the start, status set at the end.
 
-    ``run_name`` None lets MLflow pick a random one.
-    Yields a plain :class:`Tracker` (which logs nothing) when ``enabled`` is
-    false. A run whose block raises is marked FAILED.
+    ``run_name`` None lets MLflow pick a random one. Yields a plain
+    :class:`Tracker` (which logs nothing) when ``enabled`` is false. A run
+    whose block raises is marked FAILED.
     """
     if not enabled:
         yield Tracker()
