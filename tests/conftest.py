@@ -156,6 +156,37 @@ def make_tiny_repo(dest: Path, extra_params: Mapping[str, Any] | None = None) ->
     return dest
 
 
+@pytest.fixture(scope="session")
+def reproduced_tiny_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny pipeline reproduced once per test session and committed.
+
+    The commit before ``dvc repro`` is tagged ``before-repro``. Shared by the
+    end-to-end, reproduction and SSH modules, so never change it: take a
+    :func:`copy_of_repo`.
+    """
+    repo = make_tiny_repo(tmp_path_factory.mktemp("reproduced") / "repo")
+    run(["git", "tag", "before-repro"], repo)
+    run(["dvc", "repro"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", "reproduce tiny pipeline"], repo)
+    return repo
+
+
+def copy_of_repo(source: Path, dest: Path) -> Path:
+    """A private copy of ``source`` (git history, DVC cache, workspace) with its own scratch remote.
+
+    MLflow runs stay behind: their artifact paths name ``source``, and a test
+    that checks MLflow should see only its own runs.
+    """
+    shutil.copytree(source, dest, symlinks=True, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts"))
+    # As make_tiny_repo's `dvc config --local` calls write it, without their seconds of start-up.
+    (dest / ".dvc" / "config.local").write_text(
+        "[core]\n    analytics = false\n    remote = scratch\n"
+        f"['remote \"scratch\"']\n    url = {dest.parent / f'{dest.name}-remote'}\n"
+    )
+    return dest
+
+
 @pytest.fixture
 def tiny_repo(tmp_path: Path) -> Path:
     """A fresh tiny copy of the project, committed, nothing computed yet."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import make_tiny_repo, run, tool_env
+from conftest import copy_of_repo, run, tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -43,13 +43,9 @@ EXPECTED_OUTPUTS = (
 
 
 @pytest.fixture(scope="module")
-def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny repository after ``dvc repro``, with dvc.lock and metrics committed."""
-    repo = make_tiny_repo(tmp_path_factory.mktemp("e2e") / "repo")
-    run(["dvc", "repro"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-q", "-m", "reproduce tiny pipeline"], repo)
-    return repo
+def reproduced(reproduced_tiny_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny repository after ``dvc repro``, with dvc.lock and metrics committed (this module's copy)."""
+    return copy_of_repo(reproduced_tiny_repo, tmp_path_factory.mktemp("e2e") / "repo")
 
 
 def test_repro_writes_every_stage_output(reproduced: Path) -> None:

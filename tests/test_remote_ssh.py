@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import make_tiny_repo, run, tool_env
+from conftest import copy_of_repo, run, tool_env
 from sshd import SshServer, find_sshd, running_sshd
 
 pytestmark = pytest.mark.slow
@@ -146,16 +146,15 @@ def object_path(remote_dir: Path, content: bytes) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pushed_pipeline(tmp_path_factory: pytest.TempPathFactory, sshd_executable: str) -> Iterator[tuple[Path, SshServer]]:
+def pushed_pipeline(
+    reproduced_tiny_repo: Path, tmp_path_factory: pytest.TempPathFactory, sshd_executable: str
+) -> Iterator[tuple[Path, SshServer]]:
     """Clone A: the tiny pipeline reproduced, committed, pushed with its run cache."""
     workdir = tmp_path_factory.mktemp("ssh-pipeline")
     with running_sshd(workdir / "sshd", sshd_executable) as server:
-        repo_a = make_tiny_repo(workdir / "a")
-        run(["git", "tag", "before-repro"], repo_a)
+        repo_a = copy_of_repo(reproduced_tiny_repo, workdir / "a")
         share_through_ssh_remote(repo_a, server, workdir / "remote")
-        run(["dvc", "repro"], repo_a)
-        run(["git", "add", "-A"], repo_a)
-        run(["git", "commit", "-q", "-m", "reproduce; share through the ssh remote"], repo_a)
+        run(["git", "commit", "-q", "-am", "share through the ssh remote"], repo_a)
         run(["dvc", "push", "--run-cache"], repo_a)
         yield repo_a, server
 
@@ -266,6 +265,12 @@ def copy_of(remote_dir: Path, dest: Path) -> Path:
     return dest
 
 
+def copy_with_object_of(pushed_remote: Path, tracked_file: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A private copy of the remote and, in it, the object holding ``tracked_file``'s content."""
+    remote_dir = copy_of(pushed_remote, tmp_path / "remote")
+    return remote_dir, object_path(remote_dir, tracked_file.read_bytes())
+
+
 def interrupt_push(
     repo: Path, remote_dir: Path, interrupt: Callable[[subprocess.Popen[str]], None]
 ) -> subprocess.CompletedProcess[str]:
@@ -322,9 +327,7 @@ def test_interrupted_push_leaves_the_remote_usable(
 def test_corrupted_object_is_refused_on_pull(
     data_repo: Path, pushed_remote: Path, ssh_server: SshServer, tmp_path: Path
 ) -> None:
-    remote_dir = copy_of(pushed_remote, tmp_path / "remote")
-    damaged_file = data_repo / "shards" / "0007.bin"
-    damaged = object_path(remote_dir, damaged_file.read_bytes())
+    remote_dir, damaged = copy_with_object_of(pushed_remote, data_repo / "shards" / "0007.bin", tmp_path)
     flipped = bytearray(damaged.read_bytes())
     flipped[100] ^= 0xFF  # same size, so only re-hashing can notice
     damaged.write_bytes(bytes(flipped))
@@ -346,9 +349,7 @@ def test_corrupted_object_is_refused_on_pull(
 def test_pull_names_what_the_remote_lacks(
     data_repo: Path, pushed_remote: Path, ssh_server: SshServer, tmp_path: Path
 ) -> None:
-    remote_dir = copy_of(pushed_remote, tmp_path / "remote")
-    lost_file = data_repo / "shards" / "0042.bin"
-    lost = object_path(remote_dir, lost_file.read_bytes())
+    remote_dir, lost = copy_with_object_of(pushed_remote, data_repo / "shards" / "0042.bin", tmp_path)
     lost.unlink()
 
     puller = fresh_clone_with_remote(data_repo, ssh_server, remote_dir, tmp_path / "puller")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 from mlflow.tracking import MlflowClient
 
@@ -16,16 +14,7 @@ from textile_defects.training.config import TrainConfig
 from textile_defects.training.trainer import TrainJob, train
 
 from conftest import REPO_ROOT
-from training_data import CLASSES, IMAGE_SIZE, write_train_val
-
-
-@pytest.fixture(autouse=True)
-def single_thread() -> Iterator[None]:
-    """Tiny tensors train fastest on one thread, which also keeps other processes' load from stalling it."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+from training_data import CLASSES, IMAGE_SIZE, single_thread, write_train_val  # noqa: F401 (autouse fixture)
 
 
 def test_a_training_run_logs_params_per_epoch_metrics_tags_and_the_model(

@@ -6,7 +6,6 @@ import copy
 import csv
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +29,10 @@ from textile_defects.training.metrics import HISTORY_COLUMNS
 from textile_defects.training.trainer import TrainJob, train
 
 from conftest import REPO_ROOT, tool_env
-from training_data import CLASSES, IMAGE_SIZE, write_train_val
+from training_data import CLASSES, IMAGE_SIZE, single_thread, write_train_val  # noqa: F401 (autouse fixture)
 
 PARAMS = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
 TINY = {"image_size": list(IMAGE_SIZE), "input_size": 32, "batch_size": 8, "num_workers": 0, "tracking": False}
-
-
-@pytest.fixture(autouse=True)
-def single_thread() -> Iterator[None]:
-    """Tiny tensors train fastest on one thread, which also keeps other processes' load from stalling it."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def section(variant: str, **overrides: Any) -> dict[str, Any]:
