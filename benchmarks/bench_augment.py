@@ -38,7 +38,7 @@ import yaml
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from textile_defects.augment.grid import write_grids
-from textile_defects.augment.ops import INTERPOLATIONS, apply_operations
+from textile_defects.augment.ops import apply_operations
 from textile_defects.augment.settings import parse_settings
 from textile_defects.augment.writer import available_cores, copy_operations, encode_jpeg, write_augmented_set
 from textile_defects.data.manifest import COLUMNS
@@ -47,6 +47,7 @@ from textile_defects.utils.logs import setup_logging
 
 WIDTH, HEIGHT = 1270, 720
 LABELS = ("non_defect", "hole", "lycra_cut", "needle", "twoply", "non_defect")
+PILLOW_RESAMPLING = {"bilinear": Image.Resampling.BILINEAR, "nearest": Image.Resampling.NEAREST}
 
 
 # ---- the straightforward implementation: one Pillow call per operation ----
@@ -70,7 +71,7 @@ def _shift_hue(image: Image.Image, shift_deg: float) -> Image.Image:
 
 def naive_apply(image: Image.Image, operations: list[dict], interpolation: str) -> Image.Image:
     """Each operation on its own, the way one would first write it."""
-    resample = INTERPOLATIONS[interpolation]
+    resample = PILLOW_RESAMPLING[interpolation]
     width, height = image.size
     margin = math.ceil(0.2 * max(width, height))
     for operation in operations:
@@ -162,7 +163,7 @@ def run_naive(manifest: Path, settings, out_dir: Path, limit: int) -> tuple[int,
             if operation["op"] != "noise"
         ]
         original = Image.open(manifest.parent / row["path"]).convert("RGB")
-        fast = np.asarray(apply_operations(original, operations, settings.interpolation), dtype=np.int16)
+        fast = apply_operations(np.asarray(original), operations, settings.interpolation).astype(np.int16)
         slow = np.asarray(naive_apply(original, operations, settings.interpolation), dtype=np.int16)
         differences.append(float(np.abs(fast - slow).mean()))
     return len(tasks), seconds, float(np.mean(differences))
@@ -172,11 +173,11 @@ def jpeg_floor_ms(manifest: Path, quality: int) -> float:
     """Milliseconds to encode one of the originals as JPEG (median of a few)."""
     with open(manifest, encoding="utf-8") as handle:
         row = next(csv.DictReader(handle))
-    image = Image.open(manifest.parent / row["path"]).convert("RGB")
+    pixels = np.asarray(Image.open(manifest.parent / row["path"]).convert("RGB"))
     timings = []
     for _ in range(7):
         started = time.perf_counter()
-        encode_jpeg(image, quality)
+        encode_jpeg(pixels, quality)
         timings.append(time.perf_counter() - started)
     return 1000.0 * float(np.median(timings))
 

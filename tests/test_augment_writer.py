@@ -17,7 +17,7 @@ from PIL import Image
 from textile_defects.augment.grid import THUMB_WIDTH_PX, write_grids
 from textile_defects.augment.ops import apply_operations
 from textile_defects.augment.settings import AugmentSettings, parse_settings
-from textile_defects.augment.writer import encode_jpeg, write_augmented_set
+from textile_defects.augment.writer import encode_jpeg, read_rgb, write_augmented_set
 from textile_defects.data.manifest import COLUMNS, read_manifest, sha256_file
 from textile_defects.errors import DataError
 
@@ -125,17 +125,15 @@ def test_recorded_operations_recompute_each_image_exactly(split_manifest: Path, 
     originals = {row["original_id"]: row for row in read_manifest(split_manifest)}
     for row in read_manifest(out / "manifest.csv"):
         source = split_manifest.parent / originals[row["original_id"]]["path"]
-        with Image.open(source) as original:
-            image = apply_operations(original.convert("RGB"), json.loads(row["operations"]), settings.interpolation)
-        assert encode_jpeg(image, settings.jpeg_quality) == (out / row["path"]).read_bytes()
+        pixels = apply_operations(read_rgb(source), json.loads(row["operations"]), settings.interpolation)
+        assert encode_jpeg(pixels, settings.jpeg_quality) == (out / row["path"]).read_bytes()
 
 
 def test_kept_original_is_the_original_only_re_encoded(split_manifest: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     settings = small_settings()
     write_augmented_set(split_manifest, out, settings)
-    with Image.open(split_manifest.parent / "../../ingested/images/hole/hole__c.png") as original:
-        expected = encode_jpeg(original.convert("RGB"), settings.jpeg_quality)
+    expected = encode_jpeg(read_rgb(split_manifest.parent / "../../ingested/images/hole/hole__c.png"), settings.jpeg_quality)
     assert (out / "images/hole/hole__c_0000.jpg").read_bytes() == expected
 
 

@@ -10,3 +10,11 @@
 - :mod:`.writer`: writes an augmented set across all cores, reproducibly;
 - :mod:`.grid`: per-class picture grids of originals beside their copies.
 """
+
+import cv2
+
+# Augmentation runs one process per core (writer.py). OpenCV's own thread pool
+# would only contend with them, and a pool once started does not survive
+# fork(): a forked worker waits forever on threads it does not have. With one
+# thread OpenCV never starts the pool.
+cv2.setNumThreads(1)

@@ -9,8 +9,9 @@ positive angle turns the picture counter-clockwise on screen (as
 operations.
 
 Borders that a rotation, a zoom out or a translation exposes are filled by
-reflecting the picture about its edges (never by black bars): the source is
-reflect-padded by just enough before the warp.
+reflecting the picture about its edges (never by black bars). Images are
+warped by OpenCV (``cv2.warpAffine``, which reflects while it samples, with
+no padded copy), masks by Pillow.
 """
 
 from __future__ import annotations
@@ -19,22 +20,18 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image
 
 GEOMETRIC_OPS: tuple[str, ...] = ("hflip", "vflip", "rotate180", "rotate", "zoom", "translate")
 """Geometric operation names, in the order they are applied."""
 
-# Bilinear sampling reads one pixel beyond the sampled position; one more
-# guards against rounding of the corner coordinates.
-_BILINEAR_GUARD_PX = 2
+INTERPOLATIONS: dict[str, int] = {"bilinear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
+"""Resampling choices for rotations, zooms and translations (OpenCV flags)."""
 
-_FLIP_TRANSPOSES: dict[tuple[int, int], Image.Transpose | None] = {
-    (1, 1): None,
-    (-1, 1): Image.Transpose.FLIP_LEFT_RIGHT,
-    (1, -1): Image.Transpose.FLIP_TOP_BOTTOM,
-    (-1, -1): Image.Transpose.ROTATE_180,
-}
+# (x sign, y sign) of a pure flip -> cv2.flip's code (None: no flip).
+_FLIP_CODES: dict[tuple[int, int], int | None] = {(1, 1): None, (-1, 1): 1, (1, -1): 0, (-1, -1): -1}
 
 
 def _about_centre(linear: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -86,80 +83,43 @@ def geometry_matrix(operations: Iterable[Mapping[str, Any]], width: int, height:
 
 def _flip_signs(matrix: np.ndarray, width: int, height: int) -> tuple[int, int] | None:
     """``(sx, sy)`` when ``matrix`` is exactly a flip of the frame (no resampling needed), else None."""
-    for (sx, sy), _ in _FLIP_TRANSPOSES.items():
+    for sx, sy in _FLIP_CODES:
         if np.allclose(matrix, _about_centre(np.diag([float(sx), float(sy)]), width, height), atol=1e-9):
             return sx, sy
     return None
 
 
-def _pillow_affine(inverse: np.ndarray, offset_x: float = 0.0, offset_y: float = 0.0) -> tuple[float, ...]:
-    """Pillow's AFFINE data (output -> input), with the input shifted by an offset (padding)."""
-    a, b, c = inverse[0]
-    d, e, f = inverse[1]
-    return (float(a), float(b), float(c + offset_x), float(d), float(e), float(f + offset_y))
+def _pillow_affine(inverse: np.ndarray) -> tuple[float, ...]:
+    """Pillow's AFFINE data (output -> input) of a 3x3 inverse map."""
+    return tuple(float(v) for v in inverse[:2].ravel())
 
 
-def _reflect_padding(inverse: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
-    """Pixels ``(left, top, right, bottom)`` the source needs so that every sample lands inside it."""
-    corners = np.array([[0.0, 0.0, 1.0], [width, 0.0, 1.0], [0.0, height, 1.0], [width, height, 1.0]]).T
-    source = inverse @ corners
-    min_x, max_x = source[0].min(), source[0].max()
-    min_y, max_y = source[1].min(), source[1].max()
-
-    def need(overshoot: float) -> int:
-        return 0 if overshoot <= 0 else math.ceil(overshoot) + _BILINEAR_GUARD_PX
-
-    return need(-min_x), need(-min_y), need(max_x - width), need(max_y - height)
+def _opencv_inverse(matrix: np.ndarray) -> np.ndarray:
+    """The 2x3 output -> input map of ``matrix`` in OpenCV's pixel coordinates (pixel centres on integers)."""
+    half = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
+    return (np.linalg.inv(half) @ np.linalg.inv(matrix) @ half)[:2]
 
 
-def reflect_pad(image: Image.Image, left: int, top: int, right: int, bottom: int) -> Image.Image:
-    """``image`` grown by the given pixels on each side, mirrored about its edges (edge pixels repeated).
+def warp_image(pixels: np.ndarray, matrix: np.ndarray, interpolation: str = "bilinear") -> np.ndarray:
+    """Apply the forward map ``matrix`` to an (H, W, 3) uint8 image: same size, reflection-filled borders.
 
-    Mirroring about the edge line is the reflection of the continuous picture
-    in pixel-centre coordinates (NumPy's "symmetric" padding).
+    ``interpolation`` is "bilinear" or "nearest". A pure flip (or none) is an
+    exact pixel move, with no resampling. Borders are mirrored about the
+    frame's edges, edge pixels repeated (NumPy's "symmetric" padding), as
+    often as a strong zoom out needs.
     """
-    if not (left or top or right or bottom):
-        return image
-    width, height = image.size
-    if max(left, right) > width or max(top, bottom) > height:
-        # Wider than one reflection (a strong zoom out): NumPy repeats the mirror as often as needed.
-        padded = np.pad(np.asarray(image), ((top, bottom), (left, right), (0, 0)), mode="symmetric")
-        return Image.fromarray(padded)
-    # One reflection: mirrored strips pasted around a copy, ~3x cheaper than the NumPy round trip.
-    canvas = Image.new(image.mode, (left + width + right, top + height + bottom))
-    canvas.paste(image, (left, top))
-    if left:
-        canvas.paste(image.crop((0, 0, left, height)).transpose(Image.Transpose.FLIP_LEFT_RIGHT), (0, top))
-    if right:
-        strip = image.crop((width - right, 0, width, height)).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        canvas.paste(strip, (left + width, top))
-    if top:
-        strip = canvas.crop((0, top, canvas.width, 2 * top)).transpose(Image.Transpose.FLIP_TOP_BOTTOM)
-        canvas.paste(strip, (0, 0))
-    if bottom:
-        strip = canvas.crop((0, top + height - bottom, canvas.width, top + height))
-        canvas.paste(strip.transpose(Image.Transpose.FLIP_TOP_BOTTOM), (0, top + height))
-    return canvas
-
-
-def warp_image(
-    image: Image.Image, matrix: np.ndarray, resample: Image.Resampling = Image.Resampling.BILINEAR
-) -> Image.Image:
-    """Apply the forward map ``matrix`` to an RGB image: same size, reflection-filled borders.
-
-    ``resample`` is BILINEAR or NEAREST. A pure flip (or none) is an exact
-    pixel transpose, with no resampling.
-    """
-    width, height = image.size
+    height, width = pixels.shape[:2]
     signs = _flip_signs(matrix, width, height)
     if signs is not None:
-        transpose = _FLIP_TRANSPOSES[signs]
-        return image.copy() if transpose is None else image.transpose(transpose)
-    inverse = np.linalg.inv(matrix)
-    left, top, right, bottom = _reflect_padding(inverse, width, height)
-    source = reflect_pad(image, left, top, right, bottom)
-    data = _pillow_affine(inverse, float(left), float(top))
-    return source.transform((width, height), Image.Transform.AFFINE, data, resample=resample)
+        code = _FLIP_CODES[signs]
+        return pixels.copy() if code is None else cv2.flip(pixels, code)
+    return cv2.warpAffine(
+        pixels,
+        _opencv_inverse(matrix),
+        (width, height),
+        flags=INTERPOLATIONS[interpolation] | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REFLECT,
+    )
 
 
 def warp_mask(mask: Image.Image, operations: Iterable[Mapping[str, Any]], margin_px: int = 0) -> Image.Image:

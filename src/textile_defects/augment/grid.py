@@ -150,7 +150,8 @@ def write_grids(
             picked = _pick_rows(source_rows, augmented_rows, label, originals, copies)
             title = f"{name} / {label}: original (left) and augmented copies"
             grid = _draw_grid(title, picked, source_manifest, augmented_manifest)
-            grid.save(staging / f"{label}.png", format="PNG")
+            # Fast zlib level: a grid is a picture to look at, not an archive (~3x faster to write).
+            grid.save(staging / f"{label}.png", format="PNG", compress_level=1)
             written.append(Path(grids_dir) / f"{label}.png")
     log.info("%s: wrote %d picture grids to %s", name, len(written), grids_dir)
     return written

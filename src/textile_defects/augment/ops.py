@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from PIL import Image
+import numpy as np
 
-from textile_defects.augment.geometry import GEOMETRIC_OPS, geometry_matrix, warp_image
+from textile_defects.augment.geometry import GEOMETRIC_OPS, INTERPOLATIONS, geometry_matrix, warp_image
 from textile_defects.augment.photometric import COLOR_OPS, add_noise, apply_color, gaussian_blur, sharpen
 
 Operation = dict[str, Any]
@@ -25,19 +25,16 @@ Operation = dict[str, Any]
 OPERATIONS: tuple[str, ...] = (*GEOMETRIC_OPS, *COLOR_OPS, "sharpness", "blur", "noise")
 """Every operation, in the order they are applied (and drawn)."""
 
-INTERPOLATIONS: dict[str, Image.Resampling] = {
-    "bilinear": Image.Resampling.BILINEAR,
-    "nearest": Image.Resampling.NEAREST,
-}
-"""Resampling choices for rotations, zooms and translations."""
+__all__ = ["INTERPOLATIONS", "OPERATIONS", "Operation", "apply_operations"]
 
 
 def apply_operations(
-    image: Image.Image, operations: Sequence[Mapping[str, Any]], interpolation: str = "bilinear"
-) -> Image.Image:
-    """The augmented copy of an 8-bit RGB ``image`` (same size) under the operation records.
+    pixels: np.ndarray, operations: Sequence[Mapping[str, Any]], interpolation: str = "bilinear"
+) -> np.ndarray:
+    """The augmented copy of an (H, W, 3) uint8 RGB array (same shape) under the operation records.
 
-    Raises ValueError for an unknown or repeated operation name.
+    ``pixels`` itself is never modified. Raises ValueError for an unknown or
+    repeated operation name.
     """
     names = [operation["op"] for operation in operations]
     unknown = sorted(set(names) - set(OPERATIONS))
@@ -49,13 +46,13 @@ def apply_operations(
     ordered = sorted(operations, key=lambda operation: OPERATIONS.index(operation["op"]))
 
     if any(name in GEOMETRIC_OPS for name in names):
-        matrix = geometry_matrix(ordered, *image.size)
-        image = warp_image(image, matrix, INTERPOLATIONS[interpolation])
-    image = apply_color(image, ordered)
+        height, width = pixels.shape[:2]
+        pixels = warp_image(pixels, geometry_matrix(ordered, width, height), interpolation)
+    pixels = apply_color(pixels, ordered)
     if "sharpness" in params:
-        image = sharpen(image, float(params["sharpness"]["factor"]))
+        pixels = sharpen(pixels, float(params["sharpness"]["factor"]))
     if "blur" in params:
-        image = gaussian_blur(image, float(params["blur"]["sigma_px"]))
+        pixels = gaussian_blur(pixels, float(params["blur"]["sigma_px"]))
     if "noise" in params:
-        image = add_noise(image, float(params["noise"]["sigma"]), int(params["noise"]["seed"]))
-    return image
+        pixels = add_noise(pixels, float(params["noise"]["sigma"]), int(params["noise"]["seed"]))
+    return pixels
