@@ -36,7 +36,7 @@ _SMOOTH = np.array([[1.0, 1.0, 1.0], [1.0, 5.0, 1.0], [1.0, 1.0, 1.0]]) / 13.0
 _IDENTITY_3X3 = np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
 
 MAX_KERNEL_BLUR_SIGMA_PX = 0.8
-"""Up to this sigma a 3x3 kernel holds the Gaussian well (truncated near 2 sigma); wider blurs use Pillow's."""
+"""Up to this sigma a 3x3 kernel holds the Gaussian well (truncated near 2 sigma); wider blurs get a kernel sized from sigma."""
 
 # 256 equally likely values: the quantiles of N(0, 1) at the centre of each
 # 1/256 probability bin, so one random byte per sample gives Gaussian noise

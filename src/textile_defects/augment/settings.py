@@ -61,7 +61,7 @@ class AugmentSettings:
         probabilities: class -> operation -> chance in [0, 1].
         ranges: range key -> (low, high), see :data:`RANGE_LIMITS`.
         interpolation: resampling for rotation, zoom and translation.
-        jpeg_quality: 1..100 (Pillow's scale).
+        jpeg_quality: 1..100 (libjpeg's scale, as Pillow and OpenCV use it).
         workers: processes; 0 = one per available CPU core.
         grid_originals, grid_copies: what the per-class picture grid shows.
     """
