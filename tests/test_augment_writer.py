@@ -18,7 +18,7 @@ from textile_defects.augment.grid import THUMB_WIDTH_PX, write_grids
 from textile_defects.augment.ops import apply_operations
 from textile_defects.augment.settings import AugmentSettings, parse_settings
 from textile_defects.augment.writer import encode_jpeg, read_rgb, write_augmented_set
-from textile_defects.data.manifest import COLUMNS, read_manifest, sha256_file
+from textile_defects.data.manifest import COLUMNS, read_manifest, sha256_file, write_manifest
 from textile_defects.errors import DataError
 
 from conftest import tool_env
@@ -146,6 +146,15 @@ def test_bad_rows_are_all_listed_and_nothing_is_written(split_manifest: Path, tm
     message = str(raised.value)
     assert "hole__c.png: image not found" in message
     assert "class 'stain' is not in params classes" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_image_too_large_for_the_warp_is_named_before_anything_is_written(split_manifest: Path, tmp_path: Path) -> None:
+    rows = read_manifest(split_manifest)
+    rows[0]["width"] = "40000"
+    write_manifest(split_manifest, rows)
+    with pytest.raises(DataError, match=rf"{rows[0]['path']}: 40000 px on one side; the warp handles at most 32767 px"):
+        write_augmented_set(split_manifest, tmp_path / "out", small_settings())
     assert not (tmp_path / "out").exists()
 
 

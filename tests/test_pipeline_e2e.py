@@ -69,6 +69,18 @@ def test_second_repro_is_a_no_op_and_leaves_the_lock_unchanged(reproduced: Path)
     assert "up to date" in status.stdout.lower()
 
 
+def test_python_bytecode_next_to_the_code_changes_no_stage(reproduced: Path) -> None:
+    """Importing the package (pytest, a notebook) writes __pycache__; a clone has none. Neither may count."""
+    stray = reproduced / "src" / "textile_defects" / "utils" / "__pycache__" / "stray.cpython-311.pyc"
+    stray.parent.mkdir(exist_ok=True)
+    stray.write_bytes(b"bytecode")
+    try:
+        status = run(["dvc", "status"], reproduced)
+        assert "Data and pipelines are up to date." in status.stdout, status.stdout
+    finally:
+        stray.unlink()
+
+
 def test_metrics_and_params_diff_between_two_commits(reproduced: Path) -> None:
     params_path = reproduced / "params.yaml"
     original = params_path.read_text()

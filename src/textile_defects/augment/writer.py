@@ -42,6 +42,8 @@ from textile_defects.utils.seeding import rng_for
 log = logging.getLogger(__name__)
 
 IMAGES_DIR = "images"
+MAX_SIDE_PX = 32767
+"""OpenCV's warp samples through 16-bit coordinates: the largest width or height it takes."""
 MAX_COPIES_PER_TASK = 32
 """Long enough to amortise decoding the original, short enough to balance the workers."""
 
@@ -197,6 +199,12 @@ def _check_rows(rows: Sequence[Mapping[str, str]], manifest_path: Path, settings
             problems.append(f"{row['path']}: original_id {row['original_id']!r} appears more than once")
         if not source.is_file():
             problems.append(f"{row['path']}: image not found at {source}")
+        sides = [int(row[side]) for side in ("width", "height") if str(row.get(side, "")).isdigit()]
+        if sides and max(sides) > MAX_SIDE_PX:
+            problems.append(
+                f"{row['path']}: {max(sides)} px on one side; the warp handles at most {MAX_SIDE_PX} px "
+                "(downscale such photos before ingest)"
+            )
     if problems:
         listed = "\n  ".join(problems)
         raise DataError(f"{manifest_path}: cannot augment these rows (re-run ingest and split):\n  {listed}")
