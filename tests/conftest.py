@@ -125,6 +125,18 @@ def project_files() -> list[str]:
     return sorted({name for name in listed.split("\0") if name and (REPO_ROOT / name).is_file()})
 
 
+def use_scratch_remote(repo: Path) -> None:
+    """Point ``repo`` (this clone only: ``.dvc/config.local``) at its own scratch remote, analytics off.
+
+    Written as ``dvc config --local`` / ``dvc remote add --local -d`` write it,
+    without their seconds of start-up.
+    """
+    (repo / ".dvc" / "config.local").write_text(
+        "[core]\n    analytics = false\n    remote = scratch\n"
+        f"['remote \"scratch\"']\n    url = {repo.parent / f'{repo.name}-remote'}\n"
+    )
+
+
 def make_tiny_repo(dest: Path, extra_params: Mapping[str, Any] | None = None) -> Path:
     """Copy the project into ``dest`` with the tiny configuration and commit it.
 
@@ -148,9 +160,8 @@ def make_tiny_repo(dest: Path, extra_params: Mapping[str, Any] | None = None) ->
     run(["git", "init", "-q", "-b", "main"], dest, env)
     run(["git", "config", "user.email", "pipeline-test@example.invalid"], dest, env)
     run(["git", "config", "user.name", "Pipeline Test"], dest, env)
-    run(["dvc", "config", "--local", "core.analytics", "false"], dest, env)
     # The copy must not write into the real project's default remote.
-    run(["dvc", "remote", "add", "--local", "-f", "-d", "scratch", str(dest.parent / f"{dest.name}-remote")], dest, env)
+    use_scratch_remote(dest)
     run(["git", "add", "-A"], dest, env)
     run(["git", "commit", "-q", "-m", "tiny configuration"], dest, env)
     return dest
@@ -179,11 +190,7 @@ def copy_of_repo(source: Path, dest: Path) -> Path:
     that checks MLflow should see only its own runs.
     """
     shutil.copytree(source, dest, symlinks=True, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts"))
-    # As make_tiny_repo's `dvc config --local` calls write it, without their seconds of start-up.
-    (dest / ".dvc" / "config.local").write_text(
-        "[core]\n    analytics = false\n    remote = scratch\n"
-        f"['remote \"scratch\"']\n    url = {dest.parent / f'{dest.name}-remote'}\n"
-    )
+    use_scratch_remote(dest)
     return dest
 
 

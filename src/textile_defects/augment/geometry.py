@@ -30,6 +30,9 @@ GEOMETRIC_OPS: tuple[str, ...] = ("hflip", "vflip", "rotate180", "rotate", "zoom
 INTERPOLATIONS: dict[str, int] = {"bilinear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
 """Resampling choices for rotations, zooms and translations (OpenCV flags)."""
 
+MAX_SIDE_PX = 32767
+"""The largest width or height ``cv2.warpAffine`` takes: it samples through 16-bit coordinates."""
+
 # (x sign, y sign) of a pure flip -> cv2.flip's code (None: no flip).
 _FLIP_CODES: dict[tuple[int, int], int | None] = {(1, 1): None, (-1, 1): 1, (1, -1): 0, (-1, -1): -1}
 

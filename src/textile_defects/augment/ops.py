@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from textile_defects.augment.geometry import GEOMETRIC_OPS, INTERPOLATIONS, geometry_matrix, warp_image
+from textile_defects.augment.geometry import GEOMETRIC_OPS, geometry_matrix, warp_image
 from textile_defects.augment.photometric import COLOR_OPS, add_noise, apply_color, gaussian_blur, sharpen
 
 Operation = dict[str, Any]
@@ -24,9 +24,6 @@ Operation = dict[str, Any]
 
 OPERATIONS: tuple[str, ...] = (*GEOMETRIC_OPS, *COLOR_OPS, "sharpness", "blur", "noise")
 """Every operation, in the order they are applied (and drawn)."""
-
-__all__ = ["INTERPOLATIONS", "OPERATIONS", "Operation", "apply_operations"]
-
 
 def apply_operations(
     pixels: np.ndarray, operations: Sequence[Mapping[str, Any]], interpolation: str = "bilinear"

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from textile_defects.augment.frame import frame_problems
-from textile_defects.augment.ops import INTERPOLATIONS, OPERATIONS
+from textile_defects.augment.geometry import INTERPOLATIONS
+from textile_defects.augment.ops import OPERATIONS
 from textile_defects.augment.policy import RANGE_KEYS, Range
 from textile_defects.errors import ConfigError
 

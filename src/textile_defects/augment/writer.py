@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from textile_defects.augment.geometry import MAX_SIDE_PX
 from textile_defects.augment.ops import Operation, apply_operations
 from textile_defects.augment.policy import draw_operations
 from textile_defects.augment.settings import AugmentSettings
@@ -42,8 +43,6 @@ from textile_defects.utils.seeding import rng_for
 log = logging.getLogger(__name__)
 
 IMAGES_DIR = "images"
-MAX_SIDE_PX = 32767
-"""OpenCV's warp samples through 16-bit coordinates: the largest width or height it takes."""
 MAX_COPIES_PER_TASK = 32
 """Long enough to amortise decoding the original, short enough to balance the workers."""
 
