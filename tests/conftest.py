@@ -137,15 +137,17 @@ def use_scratch_remote(repo: Path) -> None:
     )
 
 
-def make_tiny_repo(dest: Path, extra_params: Mapping[str, Any] | None = None) -> Path:
+def make_tiny_repo(dest: Path, extra_params: Mapping[str, Any] | None = None, *, crossval: bool = False) -> Path:
     """Copy the project into ``dest`` with the tiny configuration and commit it.
 
-    ``dvc.lock`` and committed metrics are left out, so the copy starts with
-    nothing computed. Returns ``dest``.
+    The locks and committed metrics are left out, so the copy starts with
+    nothing computed. The cross-validation pipeline (crossval/) is left out
+    unless ``crossval``: a whole-repository ``dvc status`` would list its
+    never-run stages. Returns ``dest``.
     """
     dest.mkdir(parents=True, exist_ok=True)
     for name in project_files():
-        if name == "dvc.lock" or name.startswith("metrics/"):
+        if name in ("dvc.lock", "crossval/dvc.lock") or name.startswith("metrics/") or (name.startswith("crossval/") and not crossval):
             continue
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ def _predictions(y_true: list[int], y_pred: list[int], paths: list[Path] | None 
     probabilities = np.full((len(y_pred), len(CLASSES)), 0.1)
     probabilities[np.arange(len(y_pred)), y_pred] = 0.6
     paths = paths or [Path(f"img_{i}.png") for i in range(len(y_true))]
-    return SetPredictions("val_originals", CLASSES, tuple(paths), np.array(y_true), probabilities)
+    return SetPredictions("val_originals", CLASSES, tuple(paths), np.array(y_true), probabilities, tuple(p.stem for p in paths))
 
 
 # --- intervals and metrics ------------------------------------------------------------
@@ -266,3 +266,36 @@ def test_stage_script_skips_a_missing_test_set(tiny_project: Path, tmp_path: Pat
     metrics = json.loads((tmp_path / "metrics/baseline.json").read_text())
     assert set(metrics) == {"val_originals", "val"}
     assert metrics["val"]["defect_vs_good"]["confidence"] == 0.9
+
+
+# --- intervals on augmented sets count photos (issue 11, item 5) -----------------------
+
+
+def test_augmented_set_intervals_count_photos_not_copies() -> None:
+    from textile_defects.evaluation.intervals import clopper_pearson as exact
+
+    # 2 good and 4 defect photos, 10 augmented copies each; every copy classified right.
+    photos = [0, 0, 1, 2, 3, 4]
+    y_true = [label for label in photos for _ in range(10)]
+    paths = [Path(f"photo{p}_copy{c}.png") for p in range(len(photos)) for c in range(10)]
+    probabilities = np.full((len(y_true), len(CLASSES)), 0.1)
+    probabilities[np.arange(len(y_true)), y_true] = 0.6
+    copies = SetPredictions("val", CLASSES, tuple(paths), np.array(y_true), probabilities,
+                            tuple(f"photo{p}" for p in range(len(photos)) for _ in range(10)))
+    figures = model_metrics({"val": copies}, "non_defect", 0.95)["val"]
+    assert (figures["n"], figures["originals"]) == (60, 6)
+    binary = figures["defect_vs_good"]
+    assert (binary["tp"], binary["fn"]) == (40, 0)  # the counts stay per image
+    # 40 caught copies of 4 photos are 4 trials: [0.40, 1], not the [0.91, 1] of 40 independent images.
+    assert binary["defect_recall"]["ci_low"] == round(exact(4, 4)[0], 6)
+    assert binary["specificity"]["ci_low"] == round(exact(2, 2)[0], 6)
+    assert exact(40, 40)[0] > 0.9
+
+
+def test_one_image_per_photo_keeps_the_plain_exact_interval() -> None:
+    from textile_defects.evaluation.intervals import clopper_pearson as exact
+
+    figures = model_metrics({"val_originals": _predictions([0, 0, 0, 1, 2, 3], [0, 0, 1, 1, 2, 0])}, "non_defect", 0.95)
+    recall = figures["val_originals"]["defect_vs_good"]["defect_recall"]
+    assert figures["val_originals"]["originals"] == 6
+    assert (recall["ci_low"], recall["ci_high"]) == tuple(round(x, 6) for x in exact(2, 3))

@@ -102,7 +102,7 @@ def resample_originals(
     groups = _clusters(original_ids, strata)
     rng = np.random.default_rng(seed)
     for _ in range(resamples):
-        drawn = [members[i] for group in groups for i in rng.integers(0, len(group), size=len(group))]
+        drawn = [group[i] for group in groups for i in rng.integers(0, len(group), size=len(group))]
         yield np.concatenate(drawn)
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 from textile_defects.data.loading import manifest_labels
+from textile_defects.training.devices import DeviceSetup
 from textile_defects.errors import DataError
 from textile_defects.evaluation.inference import predict_files
-from textile_defects.training.devices import DeviceSetup
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,7 +20,9 @@ class SetPredictions:
     """A model's view of one evaluation set, in manifest order.
 
     ``y_true`` is (N,) class indices into ``classes``; ``probabilities`` is
-    (N, C) softmax output, rows summing to 1.
+    (N, C) softmax output, rows summing to 1; ``original_ids`` names the
+    photo each image descends from (augmented copies share it), so that
+    intervals count photos, not copies.
     """
 
     name: str
@@ -28,6 +30,7 @@ class SetPredictions:
     paths: tuple[Path, ...]
     y_true: np.ndarray
     probabilities: np.ndarray
+    original_ids: tuple[str, ...]
 
     @property
     def y_pred(self) -> np.ndarray:
@@ -63,7 +66,7 @@ def score_manifest(
     Unlike the predict CLI, evaluation does not skip files: a metric over a
     silently shrunken set would be wrong, so all bad files are listed at once.
     """
-    paths, labels, _ = manifest_labels(manifest_path, classes)
+    paths, labels, original_ids = manifest_labels(manifest_path, classes)
     predictions = list(
         predict_files(model, image_size, paths, device, batch_size=batch_size, workers=workers, desc=f"evaluate {name}")
     )
@@ -80,4 +83,5 @@ def score_manifest(
         paths=tuple(paths),
         y_true=labels,
         probabilities=np.stack([p.probabilities for p in predictions]),
+        original_ids=tuple(original_ids),
     )

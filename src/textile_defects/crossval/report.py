@@ -1,0 +1,82 @@
+"""The cv_report stage's work: check the plan again, pool every score file, write all outputs.
+
+The statistics and pictures are :mod:`textile_defects.evaluation.crossval_report`
+and :mod:`textile_defects.evaluation.crossval_plots`; this module decides
+which files they read and where their results go. Everything is computed
+before anything is written, and each output is written atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from textile_defects.crossval.config import VARIANTS, CrossvalConfig
+from textile_defects.crossval.folds import FOLDS_NAME, check_plan_files
+from textile_defects.crossval.scores import PROBE
+from textile_defects.data.manifest import MANIFEST_NAME
+from textile_defects.evaluation.crossval_plots import forest_png, pooled_confusion_png
+from textile_defects.evaluation.crossval_report import confusion_csv, crossval_report, load_scores, summary_markdown
+from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
+
+log = logging.getLogger(__name__)
+
+MODELS: tuple[str, ...] = (*VARIANTS, PROBE)
+"""Rows of the report: the two fine-tuned variants and the frozen-feature probe."""
+
+
+def augmented_manifest(crossval_dir: Path, fold: int) -> Path:
+    """Fold ``fold``'s augmented training manifest."""
+    return crossval_dir / f"fold_{fold}" / "augmented" / MANIFEST_NAME
+
+
+def write_crossval_report(
+    crossval_dir: Path,
+    ingested_manifest: Path,
+    classes: Sequence[str],
+    good_class: str,
+    config: CrossvalConfig,
+    *,
+    metrics_path: Path,
+    plots_dir: Path,
+    reports_dir: Path,
+) -> dict[str, Any]:
+    """Pool the out-of-fold scores into ``metrics_path``, ``plots_dir`` and ``reports_dir``; returns the metrics.
+
+    ``crossval_dir`` (``data/crossval``) holds ``plan/``, ``scores/`` and
+    ``fold_<k>/augmented/``, as crossval/dvc.yaml writes them.
+    The fold plan is checked first, with each fold's augmented set, so a copy
+    of a scored photo in its fold's training set fails the report (leakage).
+    """
+    plan_dir, scores_dir = crossval_dir / "plan", crossval_dir / "scores"
+    check_plan_files(
+        plan_dir, ingested_manifest, classes, config.k,
+        {fold: [augmented_manifest(crossval_dir, fold)] for fold in range(config.k)},
+    )
+    pooled = load_scores(scores_dir, plan_dir / FOLDS_NAME, classes, models=MODELS, seeds=config.seeds)
+    report = config.report
+    metrics = crossval_report(
+        pooled, classes, good_class, report.confidence, report.bootstrap_resamples, report.bootstrap_seed
+    )
+    ordered = {model: metrics[model] for model in MODELS}
+    confusions = {model: confusion_csv(pooled[model], classes) for model in MODELS}
+    pictures = {f"confusion_{model}.png": pooled_confusion_png(pooled[model], classes) for model in MODELS}
+    pictures["intervals.png"] = forest_png(ordered)
+    summary = summary_markdown(ordered)
+    atomic_write_json(metrics_path, metrics)
+    with atomic_output_dir(plots_dir) as folder:
+        for model, text in confusions.items():
+            (folder / f"confusion_{model}.csv").write_text(text, encoding="utf-8")
+    with atomic_output_dir(reports_dir) as folder:
+        for name, data in pictures.items():
+            (folder / name).write_bytes(data)
+        (folder / "summary.md").write_text(summary, encoding="utf-8")
+    for model in MODELS:
+        figure = metrics[model]["f1_macro"]
+        log.info(
+            "%s: F1 macro %.3f [%.3f, %.3f] over %d run(s)",
+            model, figure["mean"], figure["ci_low"], figure["ci_high"], metrics[model]["runs"],
+        )
+    return metrics
