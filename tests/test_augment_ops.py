@@ -103,8 +103,9 @@ def test_mask_follows_the_image_geometry() -> None:
     grey = image.convert("L")
     as_mask = np.asarray(warp_mask(grey, operations))
     as_image = apply_operations(rgb(grey.convert("RGB")), operations, "nearest")[..., 0]
-    # Masks are warped by Pillow (double-precision coordinates), images by OpenCV
-    # (1/1024 px): a sample within 1/1024 px of a pixel edge may pick the neighbour.
+    # Images sample at double-precision positions; Pillow steps masks through
+    # each row in 16.16 fixed point, so a sample within about 1/1000 px of a
+    # pixel edge may pick the neighbour there (measured: 5 of 9170 here).
     in_frame = as_mask > 0
     assert np.mean(as_mask[in_frame] != as_image[in_frame]) < 0.002
 

@@ -2,9 +2,16 @@
 
 Brightness, contrast, saturation and hue are affine maps of the colour
 vector, so whatever subset is drawn composes into one 3x4 matrix applied in
-a single pass (``cv2.transform``). Sharpness and a mild blur are 3x3
-convolutions (OpenCV's, about 6x cheaper than Pillow's ``ImageFilter``).
-Noise is drawn from its own recorded seed.
+a single pass. Sharpness is a 3x3 convolution, a mild blur OpenCV's Gaussian
+filter (about 6x cheaper than Pillow's ``ImageFilter``). Noise is drawn from
+its own recorded seed.
+
+Every result is the same bytes on every CPU. The colour map and the
+sharpness filter are computed here in float64, one IEEE operation at a
+time in a fixed order: OpenCV's ``transform`` and ``filter2D`` run float
+code picked by CPU (and BLAS, behind ``@``, picks kernels by CPU too).
+OpenCV's 8-bit Gaussian blur is fixed-point by design, and the noise is
+integer arithmetic.
 
 Definitions follow Pillow's ``ImageEnhance`` (factor 1 = unchanged):
 brightness blends with black, contrast with the mean grey level, saturation
@@ -17,13 +24,14 @@ step and back by the next can differ from applying them one by one.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from statistics import NormalDist
 from typing import Any
 
-import numpy as np
 import cv2
+import numpy as np
+
+from textile_defects.utils import stable_math
 
 COLOR_OPS: tuple[str, ...] = ("brightness", "contrast", "saturation", "hue")
 """Operations folded into one colour matrix, in the order they compose."""
@@ -31,9 +39,9 @@ COLOR_OPS: tuple[str, ...] = ("brightness", "contrast", "saturation", "hue")
 LUMA = np.array([0.299, 0.587, 0.114])
 """ITU-R 601-2 luma weights, as Pillow's RGB -> "L" conversion."""
 
-# Pillow's ImageFilter.SMOOTH, the "degenerate" image of ImageEnhance.Sharpness.
-_SMOOTH = np.array([[1.0, 1.0, 1.0], [1.0, 5.0, 1.0], [1.0, 1.0, 1.0]]) / 13.0
-_IDENTITY_3X3 = np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+# Pillow's ImageFilter.SMOOTH, the "degenerate" image of ImageEnhance.Sharpness:
+# centre weight 5/13, each of the 8 neighbours 1/13.
+_SMOOTH_CENTRE, _SMOOTH_NEIGHBOUR = 5.0 / 13.0, 1.0 / 13.0
 
 MAX_KERNEL_BLUR_SIGMA_PX = 0.8
 """Up to this sigma a 3x3 kernel holds the Gaussian well (truncated near 2 sigma); wider blurs get a kernel sized from sigma."""
@@ -47,7 +55,7 @@ _NOISE_OFFSET = 128
 
 def _hue_rotation(shift_deg: float) -> np.ndarray:
     """3x3 hue rotation about the grey axis (the SVG ``feColorMatrix hueRotate`` matrix)."""
-    cos, sin = math.cos(math.radians(shift_deg)), math.sin(math.radians(shift_deg))
+    sin, cos = (float(v) for v in stable_math.sin_cos(np.radians(shift_deg)))
     base = np.array([[0.213, 0.715, 0.072]] * 3)
     cos_part = np.array([[0.787, -0.715, -0.072], [-0.213, 0.285, -0.072], [-0.213, -0.715, 0.928]])
     sin_part = np.array([[-0.213, -0.715, 0.928], [0.143, 0.140, -0.283], [-0.787, 0.715, 0.072]])
@@ -72,35 +80,42 @@ def color_matrix(operations: Iterable[Mapping[str, Any]], mean_rgb: np.ndarray) 
             step, shift = float(params["factor"]) * np.eye(3), np.zeros(3)
         elif name == "contrast":
             factor = float(params["factor"])
-            mean_grey = float(LUMA @ (linear @ mean_rgb + offset))
+            mean_grey = float(stable_math.matmul(LUMA[None, :], stable_math.matmul(linear, mean_rgb) + offset)[0])
             step, shift = factor * np.eye(3), np.full(3, (1.0 - factor) * mean_grey)
         elif name == "saturation":
             factor = float(params["factor"])
             step, shift = factor * np.eye(3) + (1.0 - factor) * np.outer(np.ones(3), LUMA), np.zeros(3)
         else:
             step, shift = _hue_rotation(float(params["shift_deg"])), np.zeros(3)
-        linear, offset = step @ linear, step @ offset + shift
+        linear, offset = stable_math.matmul(step, linear), stable_math.matmul(step, offset) + shift
     return np.column_stack([linear, offset]) if found else None
 
 
 def apply_color(pixels: np.ndarray, operations: Iterable[Mapping[str, Any]]) -> np.ndarray:
     """``pixels`` with its colour operations applied in one pass (the same array if there are none).
 
-    Rounds to the nearest level and clips into 0..255 once, after the whole map.
+    Rounds to the nearest level (half to even) and clips into 0..255 once, after the whole map.
     """
     operations = list(operations)
     names = {operation["op"] for operation in operations}
-    # Only contrast needs the image's mean colour; it costs a pass.
-    mean_rgb = np.array(cv2.mean(pixels)[:3]) if "contrast" in names else np.zeros(3)
+    # Only contrast needs the image's mean colour; it costs a pass (an exact integer sum).
+    mean_rgb = (
+        pixels.reshape(-1, 3).sum(axis=0, dtype=np.int64) / (pixels.size // 3) if "contrast" in names else np.zeros(3)
+    )
     matrix = color_matrix(operations, mean_rgb)
     if matrix is None:
         return pixels
-    return cv2.transform(pixels, matrix)
+    channels = [pixels[..., c].astype(np.float64) for c in range(3)]
+    out = np.empty_like(pixels)
+    for c, (red, green, blue, offset) in enumerate(matrix):
+        value = ((red * channels[0] + green * channels[1]) + blue * channels[2]) + offset
+        out[..., c] = _to_uint8(value)
+    return out
 
 
-def _convolve(pixels: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Convolve with a normalised 3x3 kernel; borders mirrored as the geometric operations mirror them."""
-    return cv2.filter2D(pixels, -1, kernel.astype(np.float32), borderType=cv2.BORDER_REFLECT)
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    """Round to the nearest level (half to even, as OpenCV's saturate_cast) and clip into 0..255."""
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
 
 
 def sharpen(pixels: np.ndarray, factor: float) -> np.ndarray:
@@ -108,9 +123,20 @@ def sharpen(pixels: np.ndarray, factor: float) -> np.ndarray:
 
     factor < 1 softens, 1 leaves the image as it is, > 1 sharpens. Inside the
     frame it agrees with Pillow to one grey level; Pillow leaves the
-    outermost pixels unfiltered, this filters them too.
+    outermost pixels unfiltered, this filters them too (borders mirrored, as
+    the geometric operations mirror them).
     """
-    return _convolve(pixels, factor * _IDENTITY_3X3 + (1.0 - factor) * _SMOOTH)
+    # The kernel factor * identity + (1 - factor) * SMOOTH weighs the centre
+    # and its 8 neighbours; the neighbours' sum is an exact integer.
+    centre_weight = factor + (1.0 - factor) * _SMOOTH_CENTRE
+    neighbour_weight = (1.0 - factor) * _SMOOTH_NEIGHBOUR
+    height, width = pixels.shape[:2]
+    padded = np.pad(pixels, ((1, 1), (1, 1), (0, 0)), mode="symmetric").astype(np.int32)
+    rows = padded[:-2] + padded[1:-1] + padded[2:]
+    box = rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]
+    centre = padded[1 : height + 1, 1 : width + 1]
+    value = centre_weight * centre.astype(np.float64) + neighbour_weight * (box - centre).astype(np.float64)
+    return _to_uint8(value)
 
 
 def gaussian_blur(pixels: np.ndarray, sigma_px: float) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from textile_defects.data.knit.style import REFERENCE_WIDTH, FabricStyle
+from textile_defects.utils import stable_math
 
 
 def illumination(style: FabricStyle, width: int, height: int) -> np.ndarray:
@@ -14,11 +15,16 @@ def illumination(style: FabricStyle, width: int, height: int) -> np.ndarray:
     all scaled by the photo's exposure.
     """
     aspect = height / width
-    x = (np.arange(width, dtype=np.float32) + 0.5) / width - 0.5
-    y = ((np.arange(height, dtype=np.float32) + 0.5) / height - 0.5) * aspect
+    x = (np.arange(width, dtype=np.float64) + 0.5) / width - 0.5
+    y = ((np.arange(height, dtype=np.float64) + 0.5) / height - 0.5) * aspect
     x, y = x[None, :], y[:, None]
     spot_x, spot_y, spot_size, spot_gain = style.hotspot
-    spot = np.exp(-((x - (spot_x - 0.5)) ** 2 + (y - (spot_y - 0.5) * aspect) ** 2) / (2 * spot_size**2))
+    # A round Gaussian is the product of one along x and one along y: W + H
+    # exponentials instead of W * H.
+    spread = 2 * spot_size**2
+    spot = stable_math.exp(-((x - (spot_x - 0.5)) ** 2) / spread) * stable_math.exp(
+        -((y - (spot_y - 0.5) * aspect) ** 2) / spread
+    )
     light = (
         1.0
         + style.gradient[0] * x

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from textile_defects.data.knit.fabric import FabricFrame, Opening, Overlay, StitchTables, Strand
+from textile_defects.utils import stable_math
 
 DefectDrawer = Callable[[StitchTables, FabricFrame, np.random.Generator], Overlay]
 
@@ -66,8 +67,12 @@ def draw_hole(tables: StitchTables, frame: FabricFrame, rng: np.random.Generator
         tables.defect |= inside | frayed
     dx = (centre_u - u) * style.wale_px
     dy = (centre_v - v) * style.course_px
-    distance = np.hypot(dx, dy) + 1e-6
-    pull_px = rng.uniform(0.15, 0.4) * style.wale_px * np.exp(-np.clip(distance - radius_px, 0, None) / opening.fray_px)
+    distance = np.sqrt(dx * dx + dy * dy) + 1e-6
+    pull_px = (
+        rng.uniform(0.15, 0.4)
+        * style.wale_px
+        * stable_math.exp(-np.clip(distance - radius_px, 0, None) / opening.fray_px)
+    )
     tables.shift[0] += (pull_px * dx / distance / style.wale_px).astype(np.float32)
     tables.shift[1] += (pull_px * dy / distance / style.course_px).astype(np.float32)
     return Overlay(opening=opening, strands=_loose_ends(tables, opening, frame, rng))
@@ -79,23 +84,21 @@ def _loose_ends(tables: StitchTables, opening: Opening, frame: FabricFrame, rng:
     scale = np.array([style.wale_px, style.course_px])
     strands = []
     for angle in rng.uniform(0, 2 * np.pi, size=rng.integers(2, 7)):
-        point = np.array([opening.u, opening.v]) * scale + opening.radius_px * rng.uniform(0.9, 1.2) * np.array(
-            [np.cos(angle), np.sin(angle)]
-        )
+        point = np.array([opening.u, opening.v]) * scale + opening.radius_px * rng.uniform(0.9, 1.2) * _unit(angle)
         cell = (tables.row(point[1] / scale[1]), tables.col(point[0] / scale[0]))
         heading = angle + np.pi + rng.normal(0.0, 0.5)  # roughly toward the centre
         curl = rng.normal(0.0, 0.4)
         half_length = rng.uniform(0.5, 0.8) * style.course_px
         half_width = rng.uniform(0.14, 0.19) * style.wale_px
         for _ in range(int(rng.integers(1, 5))):
-            direction = np.array([np.cos(heading), np.sin(heading)])
+            direction = _unit(heading)
             centre = point + direction * half_length
             strands.append(
                 Strand(
                     u=float(centre[0] / scale[0]),
                     v=float(centre[1] / scale[1]),
                     # Strand angles are measured from the wale axis (image down).
-                    angle_rad=float(np.arctan2(direction[0], direction[1])),
+                    angle_rad=float(stable_math.atan2(direction[0], direction[1])),
                     half_length_px=float(half_length),
                     half_width_px=float(half_width),
                     cell=cell,
@@ -104,6 +107,12 @@ def _loose_ends(tables: StitchTables, opening: Opening, frame: FabricFrame, rng:
             point = point + direction * half_length * 1.5
             heading += curl
     return strands
+
+
+def _unit(angle: float) -> np.ndarray:
+    """The unit vector ``(cos, sin)`` of ``angle`` radians."""
+    sin, cos = stable_math.sin_cos(angle)
+    return np.array([float(cos), float(sin)])
 
 
 def draw_lycra_cut(tables: StitchTables, frame: FabricFrame, rng: np.random.Generator) -> Overlay:
@@ -124,7 +133,10 @@ def draw_lycra_cut(tables: StitchTables, frame: FabricFrame, rng: np.random.Gene
     gap = rng.uniform(0.12, 0.3) * weight
     tables.shift[1, row - 1, cols] -= gap
     tables.shift[1, row + 1, cols] += gap
-    pucker = np.convolve(rng.normal(0.0, 0.25, size=weight.size + 4), np.ones(5) / 5, mode="valid")
+    # A moving average over 5 stitches, summed in a fixed order (np.convolve's
+    # dot product goes through BLAS, whose kernels differ between CPUs).
+    jitter = rng.normal(0.0, 0.25, size=weight.size + 4)
+    pucker = sum(jitter[k : k + weight.size] for k in range(5)) / 5
     tables.shift[1, row, cols] += (pucker * weight).astype(np.float32)
     tables.shift[0, row, cols] += rng.normal(0.0, 0.08, size=weight.size).astype(np.float32) * weight
     tables.tone[row, cols] *= (1.0 + (_contrast(rng, 0.03, 0.1) - 1.0) * weight)[:, None]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from textile_defects.data.knit.style import REFERENCE_WIDTH, FabricStyle
+from textile_defects.utils import stable_math
 
 _MARGIN_STITCHES = 3
 """Table cells beyond the frame's stitch range: legs reach into neighbours."""
@@ -44,18 +45,19 @@ class FabricFrame:
         s = self.style
         xc = np.asarray(x_px, dtype=np.float32) - np.float32(self.width_px / 2)
         yc = np.asarray(y_px, dtype=np.float32) - np.float32(self.height_px / 2)
-        cos, sin = np.float32(np.cos(np.radians(s.skew_deg))), np.float32(np.sin(np.radians(s.skew_deg)))
+        sin, cos = (np.float32(value) for value in stable_math.sin_cos(np.radians(s.skew_deg)))
         xr = xc * cos + yc * sin
         yr = yc * cos - xc * sin
         # Fabric on a machine is never flat: a slow sideways and lengthwise wave.
-        xr = xr + np.float32(s.warp_stitches[0] * s.wale_px) * np.sin(
+        xr = xr + np.float32(s.warp_stitches[0] * s.wale_px) * _sin32(
             yr * np.float32(2 * np.pi / s.warp_wavelength_px[0]) + np.float32(s.warp_phase[0])
         )
-        yr = yr + np.float32(s.warp_stitches[1] * s.course_px) * np.sin(
+        yr = yr + np.float32(s.warp_stitches[1] * s.course_px) * _sin32(
             xr * np.float32(2 * np.pi / s.warp_wavelength_px[1]) + np.float32(s.warp_phase[1])
         )
         # Spirality: courses run slightly off square to the wales.
-        yr = yr + xr * np.float32(np.tan(np.radians(s.spirality_deg)))
+        sin_spiral, cos_spiral = stable_math.sin_cos(np.radians(s.spirality_deg))
+        yr = yr + xr * np.float32(sin_spiral / cos_spiral)
         u = xr / np.float32(s.wale_px) + np.float32(s.origin[0])
         v = yr / np.float32(s.course_px) + np.float32(s.origin[1])
         return u, v
@@ -77,6 +79,11 @@ class FabricFrame:
             int(np.floor(v.min())) - m,
             int(np.floor(v.max())) + m,
         )
+
+
+def _sin32(x: np.ndarray) -> np.ndarray:
+    """sin of a float32 array as float32, the same on every CPU (see :mod:`~textile_defects.utils.stable_math`)."""
+    return stable_math.sin(x).astype(np.float32)
 
 
 @dataclass
@@ -132,7 +139,7 @@ def draw_stitch_tables(frame: FabricFrame, rng: np.random.Generator) -> StitchTa
     rows, cols = course_max - course_min + 1, wale_max - wale_min + 1
     course_tone = rng.normal(0.0, style.course_tone_sd, size=(rows, 1, 1))
     stitch_tone = rng.normal(0.0, style.stitch_tone_sd, size=(rows, cols, 1))
-    tone = np.exp(course_tone + stitch_tone) * np.ones((1, 1, 3))
+    tone = stable_math.exp(course_tone + stitch_tone) * np.ones((1, 1, 3))
     thickness = 1.0 + rng.normal(0.0, style.thickness_sd, size=(2, rows, cols))
     shift = rng.normal(0.0, style.shift_sd, size=(2, rows, cols))
     return StitchTables(
@@ -169,9 +176,10 @@ class Opening:
         """Distance from the centre over the ragged radius: < 1 inside; arrays broadcast."""
         dx = (u - np.float32(self.u)) * np.float32(style.wale_px)
         dy = (v - np.float32(self.v)) * np.float32(style.course_px)
-        angle = np.arctan2(dy, dx)[..., None]
-        wobble = (self.amps * np.cos(self.orders * angle + self.phases)).sum(axis=-1)
-        return np.sqrt(dx * dx + dy * dy) / (np.float32(self.radius_px) * (1.0 + wobble))
+        angle = stable_math.atan2(dy, dx)[..., None]
+        wobble = (self.amps * stable_math.cos(self.orders * angle + self.phases)).sum(axis=-1)
+        ratio = np.sqrt(dx * dx + dy * dy) / (self.radius_px * (1.0 + wobble))
+        return ratio.astype(np.result_type(dx), copy=False)
 
     def see_through(self, u: np.ndarray, v: np.ndarray, style: FabricStyle) -> np.ndarray:
         """How much of the background shows in a gap, 0..1: 1 inside, 0 beyond the fray."""

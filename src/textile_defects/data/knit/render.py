@@ -18,6 +18,7 @@ import numpy as np
 
 from textile_defects.data.knit.fabric import FabricFrame, Overlay, StitchTables, Strand
 from textile_defects.data.knit.style import REFERENCE_WIDTH, FabricStyle
+from textile_defects.utils import stable_math
 
 _BLOCK_PIXELS = 1 << 15
 """Pixels rendered per block: small enough for the temporaries to stay in cache."""
@@ -90,15 +91,16 @@ class FabricRenderer:
         # Unit vectors along each ellipse (pointing down the leg) and across it.
         tilt = np.radians(style.leg_tilt_deg)
         angles = [tilt, -tilt] + [strand.angle_rad for strand in overlay.strands]
-        self._along_dir = np.array([(np.sin(a), np.cos(a)) for a in angles], dtype=np.float32)
+        self._along_dir = np.stack(stable_math.sin_cos(np.array(angles)), axis=1).astype(np.float32)
         self._across_dir = np.stack([self._along_dir[:, 1], -self._along_dir[:, 0]], axis=1)
-        elevation, azimuth = style.light_elevation_rad, style.light_azimuth_rad
+        sin_elevation, cos_elevation = (float(v) for v in stable_math.sin_cos(style.light_elevation_rad))
+        sin_azimuth, cos_azimuth = (float(v) for v in stable_math.sin_cos(style.light_azimuth_rad))
         self._light = np.array(
-            [np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation)],
-            dtype=np.float32,
+            [cos_elevation * cos_azimuth, cos_elevation * sin_azimuth, sin_elevation], dtype=np.float32
         )
         halfway = self._light + np.array([0, 0, 1], dtype=np.float32)
-        self._halfway = halfway / np.linalg.norm(halfway)
+        # Not np.linalg.norm: its dot product runs in BLAS, whose kernels differ between CPUs.
+        self._halfway = halfway / np.sqrt(halfway[0] ** 2 + halfway[1] ** 2 + halfway[2] ** 2)
 
     def render(self, width: int, height: int, supersample: int) -> tuple[np.ndarray, np.ndarray]:
         """``(rgb, mask)``: float32 ``(height, width, 3)`` in 0..1, bool ``(height, width)``."""
@@ -224,14 +226,13 @@ class FabricRenderer:
         specular *= specular
         specular *= specular
         # Plied yarn: slanted stripes along each leg, offset per stitch.
-        twist = np.radians(style.twist_deg)
+        sin_twist, cos_twist = (np.float32(v) for v in stable_math.sin_cos(np.radians(style.twist_deg)))
         along_px = nearest.along / self._inv_half_length
         across_px = nearest.across * np.float32(style.leg_half_width * style.wale_px)
-        ply = np.sin(
-            (along_px * np.float32(np.cos(twist)) + across_px * np.float32(np.sin(twist)))
-            * np.float32(2 * np.pi / style.twist_pitch_px)
+        ply = stable_math.sin(
+            (along_px * cos_twist + across_px * sin_twist) * np.float32(2 * np.pi / style.twist_pitch_px)
             + self._twist_phase[nearest.cell]
-        )
+        ).astype(np.float32)
         # Edges of a yarn are darker (self-shadowing), its crown is lit.
         light = (np.float32(0.3) + np.float32(0.8) * diffuse) * (np.float32(0.55) + np.float32(0.45) * depth)
         light *= np.float32(1.0) + np.float32(style.twist_depth) * ply
