@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import csv
 import subprocess
 import sys
@@ -12,43 +11,60 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 import yaml
 from sklearn.metrics import f1_score
-
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from textile_defects.data.loading import CachedImageDataset, to_model_input
+from textile_defects.devices import resolve_device
 from textile_defects.errors import ConfigError
+from textile_defects.history import HISTORY_COLUMNS, TRAIN_COLUMNS
 from textile_defects.models.checkpoint import load_checkpoint
 from textile_defects.models.network import build_model
+from textile_defects.training import loop
 from textile_defects.training.config import TrainConfig
-from textile_defects.training.devices import setup_device
 from textile_defects.training.distributed import DistContext, RankSlice
-from textile_defects.training.loop import EarlyStopping, fit
-from textile_defects.training.metrics import HISTORY_COLUMNS
+from textile_defects.training.loop import EarlyStopping, fit, run_pass
+from textile_defects.training.losses import ClassWeightedLoss
 from textile_defects.training.trainer import TrainJob, train
 
 from conftest import REPO_ROOT, tool_env
 from training_data import CLASSES, IMAGE_SIZE, single_thread, write_train_val  # noqa: F401 (autouse fixture)
 
-PARAMS = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
-TINY = {"image_size": list(IMAGE_SIZE), "input_size": 32, "batch_size": 8, "num_workers": 0, "tracking": False}
+CPU = resolve_device("cpu", "off")
+
+# The post-baseline's recipe at tiny sizes (unit tests never read params.yaml: editing a default cannot break them).
+SECTION: dict[str, Any] = {
+    "seed": 7, "image_size": list(IMAGE_SIZE), "input_size": 32, "batch_size": 8, "epochs": 2,
+    "unfreeze_epoch": 1, "unfreeze_last_n": 2, "lr_head": 1e-3, "lr_encoder": 1e-4, "weight_decay": 1e-4,
+    "plateau_factor": 0.5, "plateau_patience": 2, "early_stopping_patience": 9, "selection": "best_val",
+    "head": "learned", "classifier": "cosine", "hidden_units": [256, 128], "dropout": 0.3, "head_dropout": 0.1,
+    "cosine_scale": 16.0, "loss": "focal", "loss_weighting": "effective_number", "sampler": "effective_number",
+    "cb_beta": 0.999, "focal_gamma": 2.0, "num_workers": 0, "device": "cpu", "amp": "off", "cache_memory_mb": 256,
+    "tracking": False,
+}
+BASELINE = {"classifier": "mlp", "loss": "ce", "loss_weighting": "inverse_frequency", "sampler": "none", "early_stopping_patience": 5}
 
 
-def section(variant: str, **overrides: Any) -> dict[str, Any]:
-    """The repository's params section for ``variant``, shrunk to tiny sizes."""
-    return {**copy.deepcopy(PARAMS[variant]), **TINY, **overrides}
+def section(variant: str = "train_post_baseline", **overrides: Any) -> dict[str, Any]:
+    """A tiny training section: the post-baseline's recipe, or the baseline's."""
+    return {**SECTION, **(BASELINE if variant == "train_baseline" else {}), **overrides}
 
 
-def job(data: Path, out: Path, variant: str = "train_post_baseline", encoder: str = "mobilenet_v3", **overrides: Any) -> TrainJob:
+def config(variant: str = "train_post_baseline", encoder: str = "mobilenet_v3", **overrides: Any) -> TrainConfig:
+    return TrainConfig.from_section(section(variant, **overrides), variant, encoder)
+
+
+def job(data: Path, out: Path, variant: str = "train_post_baseline", encoder: str = "mobilenet_v3", val: bool = True, **overrides: Any) -> TrainJob:
     return TrainJob(
         variant=variant,
-        config=TrainConfig.from_section(section(variant, **overrides), variant),
-        encoder=encoder,
+        config=config(variant, encoder, **overrides),
         weights="none",
         classes=CLASSES,
+        good_class="non_defect",
         train_manifest=data / "train" / "manifest.csv",
-        val_manifest=data / "val" / "manifest.csv",
+        val_manifest=data / "val" / "manifest.csv" if val else None,
         model_path=out / "model.pt",
         history_path=out / "history.csv",
     )
@@ -78,7 +94,7 @@ def test_two_runs_write_identical_history_and_checkpoint_bytes(data: Path, tmp_p
     assert tuple(rows[0]) == HISTORY_COLUMNS
     assert [row["epoch"] for row in rows] == ["1", "2"]
     model, meta = load_checkpoint(first.model_path)
-    assert meta["image_size"] == list(IMAGE_SIZE) and meta["classes"] == list(CLASSES)
+    assert meta["classes"] == list(CLASSES)
     assert meta["params"]["train_post_baseline"]["loss"] == "focal"
     assert meta["extra"]["class_counts"] == {"non_defect": 6, "hole": 1, "lycra_cut": 1, "needle": 2, "twoply": 1}
     best = meta["extra"]["best_epoch"]
@@ -95,8 +111,8 @@ def test_post_baseline_learns_beyond_the_majority_class(data: Path, tmp_path: Pa
 
 
 def test_encoder_stays_frozen_then_only_its_last_layers_train(data: Path) -> None:
-    config = TrainConfig.from_section(section("train_baseline", epochs=2, unfreeze_epoch=1, unfreeze_last_n=1), "train_baseline")
-    model = build_model(encoder="mobilenet_v3", weights="none", classes=CLASSES, input_size=32)
+    settings = config("train_baseline", epochs=2, unfreeze_epoch=1, unfreeze_last_n=1)
+    model = build_model(settings.model, CLASSES, "none")
     dataset = CachedImageDataset.from_manifest(data / "train" / "manifest.csv", CLASSES, IMAGE_SIZE)
     loader = DataLoader(dataset, batch_size=8, shuffle=True, drop_last=True)
     encoder_after_epoch = []
@@ -105,22 +121,12 @@ def test_encoder_stays_frozen_then_only_its_last_layers_train(data: Path) -> Non
     def snapshot(row: dict[str, float], improved: bool, seconds: float) -> None:
         encoder_after_epoch.append({name: value.clone() for name, value in model.encoder.state_dict().items()})
 
-    fit(model, loader, loader, torch.nn.CrossEntropyLoss(), config, setup_device("cpu", "off"), DistContext(), snapshot)
+    fit(model, loader, loader, ClassWeightedLoss(gamma=0.0), settings, CPU, DistContext(), snapshot)
     frozen, unfrozen = encoder_after_epoch
     assert all(torch.equal(frozen[name], initial[name]) for name in initial), "a frozen encoder (and its BN) must not change"
     last_unit = "features.12.0.weight"  # mobilenet_v3_small's last unit
     assert not torch.equal(unfrozen[last_unit], initial[last_unit]), "the unfrozen last layer must train"
     assert torch.equal(unfrozen["features.11.block.0.0.weight"], initial["features.11.block.0.0.weight"])
-
-
-def test_early_stopping_waits_for_patience_epochs_without_improvement() -> None:
-    stopper = EarlyStopping(patience=2)
-    assert [stopper.update(score) for score in (0.3, 0.5, 0.5, 0.4)] == [True, True, False, False]
-    assert stopper.should_stop and stopper.best == 0.5
-    never = EarlyStopping(patience=None)
-    for _ in range(10):
-        never.update(0.0)
-    assert not never.should_stop
 
 
 def test_rank_slices_partition_one_global_draw() -> None:
@@ -134,34 +140,158 @@ def test_rank_slices_partition_one_global_draw() -> None:
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("loss", "hinge", r"loss: got 'hinge'; expected one of \['ce', 'focal'\]"),
-        ("image_size", [640], r"image_size: .*\[width, height\]"),
-        ("plateau_factor", 1.5, r"plateau_factor: .*< 1"),
-        ("batch_size", True, r"batch_size: .*integer"),
+        ("loss", "hinge", r"train_baseline\.loss: got 'hinge'; expected one of \['ce', 'focal'\]"),
+        ("image_size", [640], r"train_baseline\.image_size: .*\[width, height\]"),
+        ("plateau_factor", 1.5, r"train_baseline\.plateau_factor: .*< 1"),
+        ("batch_size", True, r"train_baseline\.batch_size: .*integer"),
+        ("seed", 4.7, r"train_baseline\.seed: got 4\.7"),
+        ("selection", "best", r"train_baseline\.selection: got 'best'; expected one of \['best_val', 'last'\]"),
     ],
 )
-def test_bad_settings_name_the_key_and_what_is_accepted(key: str, value: Any, message: str) -> None:
+def test_bad_settings_name_the_key_path_and_what_is_accepted(key: str, value: Any, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        TrainConfig.from_section(section("train_baseline", **{key: value}), "train_baseline")
+        config("train_baseline", **{key: value})
 
 
-def test_unknown_and_missing_keys_are_listed() -> None:
-    values = section("train_baseline", epocs=3)
+def test_every_problem_is_reported_at_once() -> None:
+    values = section("train_baseline", epocs=3, lr_head=-1, head="big")
     del values["epochs"]
-    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['epocs'\], missing key\(s\) \['epochs'\]"):
-        TrainConfig.from_section(values, "train_baseline")
+    with pytest.raises(ConfigError) as raised:
+        TrainConfig.from_section(values, "train_baseline", "mobilenet_v3")
+    message = str(raised.value)
+    for expected in ("4 problem(s)", "train_baseline.epocs: unknown key", "train_baseline.epochs: missing",
+                     "train_baseline.lr_head: got -1", "train_baseline.head: got 'big'"):
+        assert expected in message, message
+
+
+def test_the_model_keys_become_the_model_config_and_the_section_stays_flat() -> None:
+    settings = config(input_size=48, classifier="mlp", encoder="squeezenet1")
+    assert (settings.model.encoder, settings.model.input_size, settings.model.classifier) == ("squeezenet1", 48, "mlp")
+    assert settings.model.image_size == IMAGE_SIZE and settings.model.hidden_units == (256, 128)
+    params = settings.as_params()
+    assert set(params) == set(section()), "as_params is the section as written: flat, same keys, no encoder"
+    assert params["input_size"] == 48 and params["image_size"] == list(IMAGE_SIZE)
 
 
 def test_both_sections_of_params_yaml_are_valid_and_follow_the_report() -> None:
-    baseline = TrainConfig.from_section(PARAMS["train_baseline"], "train_baseline")
-    post = TrainConfig.from_section(PARAMS["train_post_baseline"], "train_post_baseline")
-    assert (baseline.classifier, baseline.loss, baseline.head) == ("mlp", "ce", "learned")
-    assert (post.classifier, post.loss, post.loss_weighting) == ("cosine", "focal", "effective_number")
-    assert baseline.hidden_units == (256, 128) and baseline.lr_encoder == post.lr_encoder == 1e-4
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    baseline = TrainConfig.from_section(params["train_baseline"], "train_baseline", params["encoder"])
+    post = TrainConfig.from_section(params["train_post_baseline"], "train_post_baseline", params["encoder"])
+    assert (baseline.model.classifier, baseline.loss, baseline.model.head) == ("mlp", "ce", "learned")
+    assert (post.model.classifier, post.loss, post.loss_weighting) == ("cosine", "focal", "effective_number")
+    assert baseline.model.hidden_units == (256, 128) and baseline.lr_encoder == post.lr_encoder == 1e-4
+    assert baseline.selection == post.selection == "best_val"
+
+
+# --- the schedule: early stopping, the epoch kept, what the plateau schedule watches ------------
+
+
+def _scripted_fit(
+    data: Path, monkeypatch: pytest.MonkeyPatch, scores: dict[str, list[float]], val: bool = True, **overrides: Any
+) -> tuple[loop.FitResult, torch.nn.Module]:
+    """Run ``fit`` on 4 images with each epoch's figures scripted: ``scores[name][epoch - 1]`` for train_/val_ names."""
+    passes = {"train": 0, "val": 0}
+
+    def scripted(context: DistContext, result: loop.PassResult, num_classes: int) -> dict[str, float]:
+        split = "train" if passes["train"] == passes["val"] or not val else "val"
+        epoch = passes[split]
+        passes[split] += 1
+        return {name: scores.get(f"{split}_{name}", [0.5] * 100)[epoch] for name in ("loss", "accuracy", "f1_macro", "f1_weighted")}
+
+    monkeypatch.setattr(loop, "_gathered_metrics", scripted)
+    settings = config("train_post_baseline", **overrides)
+    model = build_model(settings.model, CLASSES, "none")
+    dataset = CachedImageDataset.from_manifest(data / "train" / "manifest.csv", CLASSES, IMAGE_SIZE)
+    loader = DataLoader(Subset(dataset, range(4)), batch_size=4)
+    result = fit(model, loader, loader if val else None, ClassWeightedLoss(gamma=0.0), settings, CPU, DistContext(), lambda *_: None)
+    return result, model
+
+
+def test_frozen_epochs_never_use_up_early_stopping_patience(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The report's baseline schedule: unfreeze after 20 epochs, patience 5. The best score comes in epoch 1.
+    falling = [0.9 - 0.01 * epoch for epoch in range(40)]
+    result, _ = _scripted_fit(
+        data, monkeypatch, {"val_f1_macro": falling}, epochs=40, unfreeze_epoch=20, early_stopping_patience=5, lr_head=1e-6
+    )
+    assert len(result.history) == 25, "patience counts epochs 21-25 only; frozen epochs 2-20 never count"
+    assert result.kept_epoch == 1
+
+
+def test_early_stopping_waits_for_patience_epochs_without_improvement() -> None:
+    stopper = EarlyStopping(patience=2)
+    assert [stopper.update(score) for score in (0.3, 0.5, 0.5, 0.4)] == [True, True, False, False]
+    assert stopper.should_stop and stopper.best == 0.5
+    frozen = EarlyStopping(patience=2)
+    assert [frozen.update(score, counts=False) for score in (0.5, 0.4, 0.4, 0.6)] == [True, False, False, True]
+    assert not frozen.should_stop and frozen.epochs_without_improvement == 0
+    never = EarlyStopping(patience=None)
+    for _ in range(10):
+        never.update(0.0)
+    assert not never.should_stop
+
+
+def test_selection_last_keeps_the_last_epoch_without_validation(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Training loss flat: with selection last the plateau schedule (patience 1) halves the rate; no early stop.
+    flat = [1.0] * 10
+    result, model = _scripted_fit(
+        data, monkeypatch, {"train_loss": flat}, val=False, epochs=6, unfreeze_epoch=1,
+        early_stopping_patience=1, plateau_patience=1, selection="last",
+    )
+    assert len(result.history) == 6 and result.kept_epoch == 6
+    assert all(torch.equal(result.kept_state[name], value) for name, value in model.state_dict().items())
+    assert tuple(result.history[0]) == TRAIN_COLUMNS
+    rates = [row["lr"] for row in result.history]
+    assert rates[0] == pytest.approx(1e-3) and rates[-1] < rates[0], rates
+
+
+def test_selection_best_val_watches_the_validation_loss(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same flat training loss, but a falling validation loss: the rate stays.
+    result, _ = _scripted_fit(
+        data, monkeypatch, {"train_loss": [1.0] * 10, "val_loss": [1.0 - 0.1 * e for e in range(10)]},
+        epochs=6, unfreeze_epoch=1, plateau_patience=1,
+    )
+    assert all(row["lr"] == pytest.approx(1e-3) for row in result.history)
+    assert tuple(result.history[0]) == HISTORY_COLUMNS
+
+
+def test_selection_best_val_needs_a_validation_set(data: Path) -> None:
+    settings = config()
+    model = build_model(settings.model, CLASSES, "none")
+    with pytest.raises(ConfigError, match="selection: last"):
+        fit(model, [], None, ClassWeightedLoss(), settings, CPU, DistContext(), lambda *_: None)
+
+
+# --- the loss a pass reports --------------------------------------------------------------------
+
+
+class _Lookup(torch.nn.Module):
+    """Fixed logits per image, chosen by its first pixel (so batches can be arranged at will)."""
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        super().__init__()
+        self.logits = torch.nn.Parameter(logits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits[(x[:, 0, 0, 0] * 255).round().long()]
+
+
+def test_a_pass_reports_the_weighted_mean_over_all_its_images_not_a_mean_of_batch_means() -> None:
+    torch.manual_seed(0)
+    labels = torch.tensor([0, 0, 0, 0, 1, 0, 1, 1])  # batch 1: all good fabric; batch 2: mostly defects
+    logits = torch.randn(8, 2)
+    images = torch.arange(8, dtype=torch.uint8).view(8, 1, 1, 1).expand(8, 2, 2, 3).contiguous()
+    alpha = torch.tensor([0.1, 1.9])
+    loader = list(zip(images.split(4), labels.split(4), strict=True))
+    result = run_pass(_Lookup(logits.clone()), loader, ClassWeightedLoss(alpha, gamma=0.0), CPU)
+    per_image = F.cross_entropy(logits, labels, reduction="none")
+    expected = float((alpha[labels] * per_image).sum() / alpha[labels].sum())
+    assert result.loss_sum / result.weight_sum == pytest.approx(expected, rel=1e-6)
+    batch_means = [F.cross_entropy(logits[i : i + 4], labels[i : i + 4], weight=alpha).item() for i in (0, 4)]
+    assert abs(np.mean(batch_means) - expected) > 0.01, "the example must tell the two reductions apart"
 
 
 def test_stage_reports_missing_weights_with_the_ways_to_provide_them(data: Path, tmp_path: Path) -> None:
-    params = {**PARAMS, "encoder": "resnet18", "weights": "imagenet"}
+    params = {"encoder": "resnet18", "weights": "imagenet", "classes": list(CLASSES), "good_class": "non_defect"}
     params["train_baseline"] = section("train_baseline")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     env = tool_env({"TORCH_HOME": str(tmp_path / "torch-home")})
@@ -181,8 +311,8 @@ def test_predictions_of_a_saved_model_match_its_best_epoch(data: Path, tmp_path:
     run = job(data, tmp_path, epochs=3, unfreeze_epoch=3)
     result = train(run)
     model, meta = load_checkpoint(run.model_path)
-    val = CachedImageDataset.from_manifest(run.val_manifest, CLASSES, tuple(meta["image_size"]))
+    val = CachedImageDataset.from_manifest(run.val_manifest, CLASSES, run.config.model.image_size)
     with torch.no_grad():
         logits = model(to_model_input(torch.from_numpy(np.asarray(val.images)), torch.device("cpu")))
-    f1 = f1_score(val.labels, logits.argmax(1).numpy(), average="macro", zero_division=0)
-    assert f1 == pytest.approx(result.history[result.best_epoch - 1]["val_f1_macro"])
+    f1 = f1_score(val.labels, logits.argmax(1).numpy(), labels=range(len(CLASSES)), average="macro", zero_division=0)
+    assert f1 == pytest.approx(result.history[result.kept_epoch - 1]["val_f1_macro"])

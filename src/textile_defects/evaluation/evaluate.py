@@ -6,19 +6,17 @@ atomically, so a failure midway leaves the previous outputs as they were.
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from textile_defects.errors import ConfigError, DataError
+from textile_defects.errors import ConfigError
 from textile_defects.evaluation.config import EvaluateConfig
 from textile_defects.evaluation.plots import confusion_png, misclassified_png, training_curves_png
 from textile_defects.evaluation.report import confusion_csv, model_metrics
 from textile_defects.evaluation.scoring import SetPredictions, score_manifest
+from textile_defects.history import read_history
 from textile_defects.models.checkpoint import load_checkpoint
 from textile_defects.training.devices import setup_device
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
@@ -26,23 +24,6 @@ from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 log = logging.getLogger(__name__)
 
 SET_TITLES = {"val_originals": "validation originals", "val": "augmented validation", "test": "test"}
-
-
-def read_history(path: Path) -> dict[str, np.ndarray]:
-    """A training history CSV as ``{column: (E,) float array}``; it must have an ``epoch`` column."""
-    if not path.is_file():
-        raise DataError(f"{path}: training history not found; run the training stages first (dvc repro).")
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows or "epoch" not in rows[0]:
-        raise DataError(f"{path}: expected a CSV with an 'epoch' column and one row per epoch.")
-    columns: dict[str, np.ndarray] = {}
-    for column in rows[0]:
-        try:
-            columns[column] = np.array([float(row[column]) for row in rows])
-        except ValueError:
-            log.debug("%s: column %s is not numeric; not plotted", path, column)
-    return columns
 
 
 def score_model(

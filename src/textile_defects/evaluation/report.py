@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from textile_defects.evaluation.intervals import proportion
-from textile_defects.evaluation.metrics import classification_metrics
+from textile_defects.metrics import classification_metrics
 
 if TYPE_CHECKING:  # scoring pulls in torch; the CV report and scripts only need the pure parts
     from textile_defects.evaluation.scoring import SetPredictions

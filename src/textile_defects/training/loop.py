@@ -1,11 +1,21 @@
-"""The training schedule: epochs, encoder unfreezing, LR on plateau, early stopping.
+"""The training schedule: epochs, encoder unfreezing, LR on plateau, early stopping, the epoch kept.
 
-The report's recipe: Adam trains the head and classifier with the encoder
-frozen for ``unfreeze_epoch`` epochs, then the encoder's last
-``unfreeze_last_n`` layers join at their own small learning rate;
-ReduceLROnPlateau watches the validation loss; training stops when the
-validation F1 macro has not improved for ``early_stopping_patience`` epochs;
-the best epoch by validation F1 macro is the model kept.
+The report's recipe (``selection: best_val``): Adam trains the head and
+classifier with the encoder frozen for ``unfreeze_epoch`` epochs, then the
+encoder's last ``unfreeze_last_n`` layers join at their own small learning
+rate; ReduceLROnPlateau watches the validation loss; training stops when the
+validation F1 macro has not improved for ``early_stopping_patience`` epochs
+of fine-tuning (frozen epochs never count: the encoder has not started to
+learn); the best epoch by validation F1 macro is the model kept.
+
+``selection: last`` is a fixed schedule chosen in advance, for
+cross-validation, where no image of the scored fold may pick anything: the
+last epoch is kept, nothing stops early, ReduceLROnPlateau watches the
+training loss, and a validation set is optional (scored for the history only).
+
+Every loss reported is the weighted mean over the whole pass,
+sum_i w_i l_i / sum_i w_i, the reduction each batch's loss uses, not an
+average of per-batch means (batches differ in their class mix and weights).
 """
 
 from __future__ import annotations
@@ -22,17 +32,20 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from textile_defects.data.loading import to_model_input
+from textile_defects.devices import DeviceSetup
+from textile_defects.errors import ConfigError
+from textile_defects.history import history_row
+from textile_defects.metrics import epoch_metrics
 from textile_defects.models.network import DefectClassifier
 from textile_defects.training.config import TrainConfig
-from textile_defects.training.devices import DeviceSetup
 from textile_defects.training.distributed import DistContext, gather
-from textile_defects.training.metrics import classification_metrics
+from textile_defects.training.losses import ClassWeightedLoss
 from textile_defects.utils.logs import progress
 
 log = logging.getLogger(__name__)
 
 EpochCallback = Callable[[dict[str, float], bool, float], None]
-"""Called after each epoch with (history row, is it the best so far, seconds taken)."""
+"""Called after each epoch with (history row, is it the epoch kept so far, seconds taken)."""
 
 
 class EarlyStopping:
@@ -43,13 +56,18 @@ class EarlyStopping:
         self.best = -float("inf")
         self.epochs_without_improvement = 0
 
-    def update(self, score: float) -> bool:
-        """Record an epoch's score; True when it is a new best."""
+    def update(self, score: float, *, counts: bool = True) -> bool:
+        """Record an epoch's score; True when it is a new best.
+
+        An epoch with ``counts`` False (the encoder still frozen) can set a
+        new best but never uses up patience.
+        """
         if score > self.best:
             self.best = score
             self.epochs_without_improvement = 0
             return True
-        self.epochs_without_improvement += 1
+        if counts:
+            self.epochs_without_improvement += 1
         return False
 
     @property
@@ -59,18 +77,21 @@ class EarlyStopping:
 
 @dataclasses.dataclass
 class FitResult:
-    """What training leaves: the per-epoch history and the best epoch's weights."""
+    """What training leaves: the per-epoch history and the kept epoch's weights (see ``selection``)."""
 
     history: list[dict[str, float]]
-    best_epoch: int
-    best_state: dict[str, torch.Tensor]
+    kept_epoch: int
+    kept_state: dict[str, torch.Tensor]
 
 
 @dataclasses.dataclass
 class PassResult:
-    """One pass over a set on one rank: summed loss, (N,) targets and predictions."""
+    """One pass over a set on one rank: the loss's weighted sum and weight sum, (N,) targets and predictions."""
 
     loss_sum: float
+    """sum_i w_i l_i over the pass's images."""
+    weight_sum: float
+    """sum_i w_i over the pass's images (N for an unweighted loss)."""
     targets: np.ndarray
     predictions: np.ndarray
 
@@ -78,7 +99,7 @@ class PassResult:
 def run_pass(
     model: nn.Module,
     loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
-    loss_fn: nn.Module,
+    loss_fn: ClassWeightedLoss,
     setup: DeviceSetup,
     *,
     optimizer: torch.optim.Optimizer | None = None,
@@ -88,6 +109,7 @@ def run_pass(
     training = optimizer is not None
     model.train(training)
     loss_sum = torch.zeros((), device=setup.device)
+    weight_sum = torch.zeros((), device=setup.device)
     targets: list[torch.Tensor] = []
     predictions: list[torch.Tensor] = []
     with torch.set_grad_enabled(training):
@@ -96,38 +118,32 @@ def run_pass(
             labels = labels.to(setup.device, non_blocking=True)
             with setup.autocast():
                 logits = model(inputs)
-            loss = loss_fn(logits.float(), labels)
+            batch_loss, batch_weight = loss_fn.terms(logits.float(), labels)
             if optimizer is not None:
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                (batch_loss / batch_weight).backward()
                 optimizer.step()
             # Summed on the device: no host sync per batch.
-            loss_sum += loss.detach() * len(labels)
+            loss_sum += batch_loss.detach()
+            weight_sum += batch_weight.detach()
             targets.append(labels)
             predictions.append(logits.detach().argmax(dim=1))
     if not targets:  # a rank whose validation slice is empty (fewer images than ranks)
-        return PassResult(0.0, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
-    return PassResult(float(loss_sum), torch.cat(targets).cpu().numpy(), torch.cat(predictions).cpu().numpy())
-
-
-def _gathered_metrics(context: DistContext, result: PassResult) -> dict[str, float]:
-    """Metrics over every rank's share of a set (identical on all ranks)."""
-    parts = gather(context, result)
-    return classification_metrics(
-        np.concatenate([p.targets for p in parts]),
-        np.concatenate([p.predictions for p in parts]),
-        sum(p.loss_sum for p in parts),
+        return PassResult(0.0, 0.0, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+    return PassResult(
+        float(loss_sum), float(weight_sum), torch.cat(targets).cpu().numpy(), torch.cat(predictions).cpu().numpy()
     )
 
 
-def _history_row(epoch: int, train: dict[str, float], val: dict[str, float], lr: float) -> dict[str, float]:
-    """One history row: ``epoch``, ``train_*`` and ``val_*`` metrics, ``lr``."""
-    return {
-        "epoch": epoch,
-        **{f"train_{name}": value for name, value in train.items()},
-        **{f"val_{name}": value for name, value in val.items()},
-        "lr": lr,
-    }
+def _gathered_metrics(context: DistContext, result: PassResult, num_classes: int) -> dict[str, float]:
+    """Metrics over every rank's share of a set (identical on all ranks)."""
+    parts = gather(context, result)
+    return epoch_metrics(
+        np.concatenate([p.targets for p in parts]),
+        np.concatenate([p.predictions for p in parts]),
+        num_classes,
+        sum(p.loss_sum for p in parts) / sum(p.weight_sum for p in parts),
+    )
 
 
 class _Trainable:
@@ -169,8 +185,8 @@ class _Trainable:
 def fit(
     model: DefectClassifier,
     train_loader: DataLoader,
-    val_loader: DataLoader,
-    loss_fn: nn.Module,
+    val_loader: DataLoader | None,
+    loss_fn: ClassWeightedLoss,
     config: TrainConfig,
     setup: DeviceSetup,
     context: DistContext,
@@ -178,9 +194,16 @@ def fit(
 ) -> FitResult:
     """Train ``model`` per ``config``; ``on_epoch`` hears of every epoch.
 
-    Validation runs on the unwrapped model: it needs no gradient sync, and
-    ranks may hold different numbers of validation images.
+    ``val_loader`` may be None only with ``selection: last``. Validation runs
+    on the unwrapped model: it needs no gradient sync, and ranks may hold
+    different numbers of validation images.
     """
+    if val_loader is None and config.needs_validation:
+        raise ConfigError(
+            f"selection {config.selection!r} picks the epoch on a validation set, and none was given; "
+            "pass one, or set selection: last (a fixed schedule)."
+        )
+    num_classes = len(model.classes)
     model.freeze_encoder()
     trainable = _Trainable(model, config, setup, context)
     if config.unfreeze_epoch == 0:
@@ -188,9 +211,10 @@ def fit(
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         trainable.optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience
     )
-    stopper = EarlyStopping(config.early_stopping_patience)
+    stopper = EarlyStopping(config.early_stopping_patience if config.needs_validation else None)
+    watched = "val_loss" if config.needs_validation else "train_loss"
     history: list[dict[str, float]] = []
-    best_epoch, best_state = 0, {}
+    kept_epoch, kept_state = 0, {}
     for epoch in range(1, config.epochs + 1):
         if epoch == config.unfreeze_epoch + 1 and epoch > 1:
             trainable.unfreeze()
@@ -200,16 +224,27 @@ def fit(
         started = time.perf_counter()
         lr = trainable.optimizer.param_groups[0]["lr"]
         train = run_pass(trainable.wrapped, train_loader, loss_fn, setup, optimizer=trainable.optimizer, desc=f"epoch {epoch} train")
-        val = run_pass(model, val_loader, loss_fn, setup, desc=f"epoch {epoch} val")
-        row = _history_row(epoch, _gathered_metrics(context, train), _gathered_metrics(context, val), lr)
-        scheduler.step(row["val_loss"])
+        val = None if val_loader is None else run_pass(model, val_loader, loss_fn, setup, desc=f"epoch {epoch} val")
+        row = history_row(
+            epoch,
+            _gathered_metrics(context, train, num_classes),
+            None if val is None else _gathered_metrics(context, val, num_classes),
+            lr,
+        )
+        scheduler.step(row[watched])
         history.append(row)
-        improved = stopper.update(row["val_f1_macro"])
-        if improved:
-            best_epoch = epoch
-            best_state = {name: value.detach().to("cpu", copy=True) for name, value in model.state_dict().items()}
-        on_epoch(row, improved, time.perf_counter() - started)
+        if config.needs_validation:
+            kept = stopper.update(row["val_f1_macro"], counts=epoch > config.unfreeze_epoch)
+        else:
+            kept = epoch == config.epochs
+        if kept:
+            kept_epoch = epoch
+            kept_state = {name: value.detach().to("cpu", copy=True) for name, value in model.state_dict().items()}
+        on_epoch(row, kept, time.perf_counter() - started)
         if stopper.should_stop:
-            log.info("early stop after epoch %d: no better val F1 macro for %d epochs", epoch, config.early_stopping_patience)
+            log.info(
+                "early stop after epoch %d: no better val F1 macro for %d epochs since the encoder unfroze",
+                epoch, config.early_stopping_patience,
+            )
             break
-    return FitResult(history, best_epoch, best_state)
+    return FitResult(history, kept_epoch, kept_state)

@@ -1,17 +1,12 @@
-"""Class-weighted losses for a long-tailed class distribution.
+"""The training losses: class-weighted cross entropy and class-balanced focal loss.
 
-Weights come from the number n_c of ORIGINAL training images per class (not
-augmented copies, which only repeat the same photos):
-
-- ``inverse_frequency`` (baseline): w_c proportional to 1 / n_c.
-- ``effective_number`` (post-baseline; Cui et al. 2019, "Class-Balanced Loss
-  Based on Effective Number of Samples"): w_c proportional to
-  (1 - beta) / (1 - beta^n_c), the inverse of the effective number of
-  samples E_n = (1 - beta^n) / (1 - beta). beta = 0 gives equal weights,
-  beta -> 1 gives inverse frequency.
-- ``none``: equal weights.
-
-Weights are normalised to sum to the number of classes, as in Cui et al.
+Both are one module, :class:`ClassWeightedLoss` (focal with ``gamma = 0`` is
+exactly weighted cross entropy), and both reduce a batch to the weighted mean
+sum_i w_{y_i} l_i / sum_i w_{y_i}. :meth:`ClassWeightedLoss.terms` returns the
+numerator and the denominator apart, so a pass over many batches reports the
+same weighted mean over all its images (sum of numerators over sum of
+denominators) instead of an average of per-batch means. The class weights
+come from :mod:`textile_defects.training.balance`.
 """
 
 from __future__ import annotations
@@ -22,47 +17,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from textile_defects.errors import ConfigError, DataError
+from textile_defects.errors import ConfigError
+from textile_defects.training.balance import class_weights, correction_power
 
-WEIGHTINGS = ("none", "inverse_frequency", "effective_number")
 LOSSES = ("ce", "focal")
 
 
-def class_weights(class_counts: Sequence[int], kind: str, beta: float = 0.999) -> torch.Tensor:
-    """Per-class weights (C,) float32 summing to C, from ``class_counts`` (originals per class).
-
-    ``kind`` is "none", "inverse_frequency" or "effective_number"; ``beta``
-    in [0, 1) is used by the last only.
-    """
-    if kind not in WEIGHTINGS:
-        raise ConfigError(f"weighting: unknown kind {kind!r}; choose one of {', '.join(WEIGHTINGS)}.")
-    counts = torch.as_tensor([int(count) for count in class_counts], dtype=torch.float64)
-    if counts.numel() == 0:
-        raise ConfigError("class_counts: need at least one class.")
-    if kind == "none":
-        return torch.ones(counts.numel(), dtype=torch.float32)
-    if bool((counts < 1).any()):
-        raise DataError(
-            f"class counts {counts.int().tolist()}: every class needs at least one original training image "
-            f"for {kind} weighting; add photos of the empty class or remove it from params 'classes'."
-        )
-    if kind == "inverse_frequency":
-        raw = 1.0 / counts
-    else:
-        if not 0.0 <= beta < 1.0:
-            raise ConfigError(f"cb_beta: must be in [0, 1), got {beta}.")
-        raw = (1.0 - beta) / (1.0 - torch.pow(torch.tensor(beta, dtype=torch.float64), counts))
-    return (raw * counts.numel() / raw.sum()).float()
-
-
-class FocalLoss(nn.Module):
-    """Class-balanced focal loss (Lin et al. 2017; Cui et al. 2019), a weighted mean over the batch.
+class ClassWeightedLoss(nn.Module):
+    """Class-weighted focal loss (Lin et al. 2017; Cui et al. 2019); ``gamma = 0`` is weighted cross entropy.
 
     loss = sum_i a_{y_i} (1 - p_i)^gamma (-log p_i) / sum_i a_{y_i}, with p_i
-    the softmax probability of the true class and ``alpha`` the class weights.
-    Dividing by the weights drawn, as ``nn.CrossEntropyLoss(weight=...)``
-    does, keeps the loss scale independent of each batch's class mix (which a
-    weighted sampler varies) and makes ``gamma=0`` exactly weighted cross entropy.
+    the softmax probability of the true class and ``alpha`` the class weights
+    (None: all 1, the plain mean). Dividing by the weights drawn, as
+    ``nn.CrossEntropyLoss(weight=...)`` does, keeps the loss scale independent
+    of each batch's class mix (which a weighted sampler varies).
     """
 
     def __init__(self, alpha: torch.Tensor | None = None, gamma: float = 2.0) -> None:
@@ -72,28 +40,33 @@ class FocalLoss(nn.Module):
         self.gamma = float(gamma)
         self.register_buffer("alpha", None if alpha is None else alpha.detach().float().clone())
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """(N, C) logits and (N,) int64 class indices -> scalar loss (float32 even under autocast)."""
+    def terms(self, logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, C) logits and (N,) int64 class indices -> (sum_i a_i l_i, sum_i a_i), float32 scalars."""
         log_p = F.log_softmax(logits.float(), dim=1).gather(1, target.unsqueeze(1)).squeeze(1)
-        modulating = (1.0 - log_p.exp()).clamp(min=0.0).pow(self.gamma)
-        per_sample = -modulating * log_p
-        if self.alpha is None:
-            return per_sample.mean()
-        weight = self.alpha[target]
-        return (weight * per_sample).sum() / weight.sum()
+        per_sample = -log_p
+        if self.gamma > 0:
+            per_sample = per_sample * (1.0 - log_p.exp()).clamp(min=0.0).pow(self.gamma)
+        weight = torch.ones_like(per_sample) if self.alpha is None else self.alpha[target]
+        return (weight * per_sample).sum(), weight.sum()
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The batch's weighted mean loss (float32 even under autocast)."""
+        total, weight = self.terms(logits, target)
+        return total / weight
 
 
-def build_loss(kind: str, class_counts: Sequence[int], weighting: str, beta: float, gamma: float) -> nn.Module:
+def build_loss(
+    kind: str, class_counts: Sequence[int], weighting: str, beta: float, gamma: float, *, sampler: str
+) -> ClassWeightedLoss:
     """The training loss: "ce" (weighted cross entropy) or "focal" (class-balanced focal).
 
-    ``weighting`` picks the class weights (see :func:`class_weights`); with
-    "none" the loss is unweighted. ``gamma`` is used by "focal" only.
+    ``weighting`` picks the class weights; with a weighted ``sampler`` also on,
+    the weights apply half of the correction and the sampler the other half
+    (:mod:`~textile_defects.training.balance`). With "none" the loss is
+    unweighted. ``gamma`` is used by "focal" only.
     """
     if kind not in LOSSES:
         raise ConfigError(f"loss: unknown loss {kind!r}; choose one of {', '.join(LOSSES)}.")
-    computed = class_weights(class_counts, weighting, beta)
-    # Unweighted losses skip the weight tensor rather than multiply by ones.
-    weights = None if weighting == "none" else computed
-    if kind == "ce":
-        return nn.CrossEntropyLoss(weight=weights)
-    return FocalLoss(alpha=weights, gamma=gamma)
+    power = correction_power(sampler, weighting)
+    weights = None if weighting == "none" else class_weights(class_counts, weighting, beta, power)
+    return ClassWeightedLoss(alpha=weights, gamma=gamma if kind == "focal" else 0.0)

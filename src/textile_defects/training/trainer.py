@@ -27,7 +27,7 @@ from textile_defects.training.devices import DeviceSetup, setup_device
 from textile_defects.training.distributed import DistContext, RankSlice, context_from_env, process_group
 from textile_defects.training.losses import build_loss
 from textile_defects.training.loop import EpochCallback, FitResult, fit
-from textile_defects.training.metrics import write_history
+from textile_defects.history import write_history
 from textile_defects.training.samplers import build_sampler
 from textile_defects.training.tracking import Tracker, mlflow_run
 from textile_defects.utils.seeding import derive_seed, seed_everything

@@ -1,9 +1,13 @@
-"""Classification metrics: per class, macro, weighted, and defective-versus-good.
+"""Classification metrics, the one definition that training and evaluation share.
 
-Pure functions over integer labels (indices into ``classes``); nothing here
-reads files or models. With a validation set of a handful of defect photos a
-point estimate alone misleads, so the binary figures carry exact
-(Clopper-Pearson) confidence intervals.
+Pure functions over integer labels (indices into the classes); nothing here
+reads files or models. F1 macro always averages over EVERY class
+(scikit-learn's ``labels=range(C)``, ``zero_division=0``): a class missing
+from a batch, a validation set or a fold counts as F1 0 instead of silently
+leaving the average, so scores over sets with different class coverage
+compare. With a handful of defect photos a point estimate alone misleads, so
+the binary figures carry exact (Clopper-Pearson) confidence intervals, from
+:mod:`textile_defects.evaluation.intervals`.
 """
 
 from __future__ import annotations
@@ -12,34 +16,31 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import beta
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
+from textile_defects.evaluation.intervals import proportion
 
-def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Exact two-sided binomial confidence interval for ``successes / trials``.
+EPOCH_METRICS: tuple[str, ...] = ("loss", "accuracy", "f1_macro", "f1_weighted")
+"""What :func:`epoch_metrics` returns, in this order (the training history's columns)."""
 
-    The Clopper-Pearson interval inverts two one-sided binomial tests, so its
-    coverage is at least ``confidence`` for every true proportion (it is
-    conservative, never optimistic). ``trials == 0`` carries no information:
-    the interval is the whole of [0, 1].
+
+def f1_macro_weighted(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> tuple[float, float]:
+    """F1 macro and F1 weighted over all ``num_classes`` classes (absent classes count, as 0)."""
+    labels = list(range(num_classes))
+    macro = f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    weighted = f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0)
+    return float(macro), float(weighted)
+
+
+def epoch_metrics(targets: np.ndarray, predictions: np.ndarray, num_classes: int, loss: float) -> dict[str, float]:
+    """The per-epoch figures of one pass over a set (:data:`EPOCH_METRICS`).
+
+    ``targets`` and ``predictions`` are (N,) class indices in
+    ``[0, num_classes)``; ``loss`` is the pass's loss, already reduced (the
+    weighted mean over its images).
     """
-    if not 0 <= successes <= trials:
-        raise ValueError(f"need 0 <= successes <= trials, got {successes} of {trials}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    if trials == 0:
-        return 0.0, 1.0
-    tail = (1.0 - confidence) / 2.0
-    low = 0.0 if successes == 0 else float(beta.ppf(tail, successes, trials - successes + 1))
-    high = 1.0 if successes == trials else float(beta.ppf(1.0 - tail, successes + 1, trials - successes))
-    return low, high
-
-
-def proportion(successes: int, trials: int, confidence: float = 0.95) -> dict[str, Any]:
-    """``successes / trials`` with its exact interval; the value is None when ``trials == 0``."""
-    low, high = clopper_pearson(successes, trials, confidence)
-    return {"value": successes / trials if trials else None, "ci_low": low, "ci_high": high}
+    macro, weighted = f1_macro_weighted(targets, predictions, num_classes)
+    return {"loss": float(loss), "accuracy": float(accuracy_score(targets, predictions)), "f1_macro": macro, "f1_weighted": weighted}
 
 
 def defect_vs_good(
@@ -81,10 +82,9 @@ def classification_metrics(
     """Every figure for one set of predictions; ``y_true``/``y_pred`` are (N,) indices into ``classes``.
 
     Per class: precision, recall, F1 and support (a class never predicted has
-    precision 0; one absent from the set has support 0 and recall 0).
-    ``f1_macro`` averages over the classes that occur in the truth or the
-    predictions (scikit-learn's default), so a class missing from a small set
-    does not count as a failure; ``f1_weighted`` weights by support.
+    precision 0; one absent from the set has support 0, recall 0 and F1 0).
+    ``f1_macro`` averages over every class, absent ones included (see the
+    module docstring); ``f1_weighted`` weights by support.
     """
     if good_class not in classes:
         raise ValueError(f"good class {good_class!r} is not one of the classes {list(classes)}")
@@ -92,9 +92,8 @@ def classification_metrics(
     y_pred = np.asarray(y_pred, dtype=np.int64)
     if y_true.shape != y_pred.shape or y_true.ndim != 1 or y_true.size == 0:
         raise ValueError(f"need two non-empty (N,) label arrays of equal length, got {y_true.shape} and {y_pred.shape}")
-    all_labels = list(range(len(classes)))
     precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=all_labels, zero_division=0
+        y_true, y_pred, labels=list(range(len(classes))), zero_division=0
     )
     per_class = {
         name: {
@@ -105,11 +104,12 @@ def classification_metrics(
         }
         for i, name in enumerate(classes)
     }
+    f1_macro, f1_weighted = f1_macro_weighted(y_true, y_pred, len(classes))
     return {
         "n": int(y_true.size),
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "f1_macro": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
-        "f1_weighted": float(f1_score(y_true, y_pred, average="weighted", zero_division=0)),
+        "f1_macro": f1_macro,
+        "f1_weighted": f1_weighted,
         "per_class": per_class,
         "defect_vs_good": defect_vs_good(y_true, y_pred, list(classes).index(good_class), confidence),
     }
