@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textile_defects.errors import ConfigError
 from textile_defects.training.config import TrainConfig
 from textile_defects.training.trainer import TrainJob, train
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
@@ -19,14 +20,20 @@ def main() -> None:
     parser = stage_parser(__doc__)
     parser.add_argument("--variant", required=True, choices=VARIANTS, help="params section to train with")
     parser.add_argument("--train", type=Path, required=True, help="augmented training manifest.csv")
-    parser.add_argument("--val", type=Path, required=True, help="augmented validation manifest.csv")
+    parser.add_argument("--val", type=Path, help="augmented validation manifest.csv (may be left out with selection: last)")
     parser.add_argument("--model", type=Path, required=True, help="checkpoint to write (.pt)")
     parser.add_argument("--history", type=Path, required=True, help="per-epoch history CSV to write")
     args = parser.parse_args()
     params = load_params(args.params)
+    config = TrainConfig.from_section(section(params, args.variant), args.variant, encoder=str(params["encoder"]))
+    if args.val is None and config.needs_validation:
+        raise ConfigError(
+            f"{args.variant}.selection is {config.selection!r}, which picks the epoch on a validation set: "
+            "pass --val, or set selection: last."
+        )
     job = TrainJob(
         variant=args.variant,
-        config=TrainConfig.from_section(section(params, args.variant), args.variant),
+        config=config,
         encoder=str(params["encoder"]),
         weights=str(params["weights"]),
         classes=tuple(params["classes"]),

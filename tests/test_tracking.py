@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
-import yaml
 from mlflow.tracking import MlflowClient
 
 from textile_defects.training import tracking
 from textile_defects.training.config import TrainConfig
 from textile_defects.training.trainer import TrainJob, train
 
-from conftest import REPO_ROOT
-from training_data import CLASSES, IMAGE_SIZE, single_thread, write_train_val  # noqa: F401 (autouse fixture)
+from training_data import CLASSES, section, single_thread, write_train_val  # noqa: F401 (autouse fixture)
 
 
 def test_a_training_run_logs_params_per_epoch_metrics_tags_and_the_model(
@@ -25,14 +22,12 @@ def test_a_training_run_logs_params_per_epoch_metrics_tags_and_the_model(
     monkeypatch.chdir(tmp_path)  # MLflow puts a custom store's artifacts under ./mlruns
     monkeypatch.setenv("DVC_EXP_NAME", "tidy-pony")
     train_manifest, val_manifest = write_train_val(tmp_path / "data")
-    section = copy.deepcopy(yaml.safe_load((REPO_ROOT / "params.yaml").read_text())["train_baseline"])
-    section.update(image_size=list(IMAGE_SIZE), input_size=32, batch_size=8, epochs=2, unfreeze_epoch=1, tracking=True)
     job = TrainJob(
         variant="train_baseline",
-        config=TrainConfig.from_section(section, "train_baseline"),
-        encoder="squeezenet1",
+        config=TrainConfig.from_section(section("train_baseline", tracking=True), "train_baseline", "squeezenet1"),
         weights="none",
         classes=CLASSES,
+        good_class="non_defect",
         train_manifest=train_manifest,
         val_manifest=val_manifest,
         model_path=tmp_path / "out" / "baseline.pt",

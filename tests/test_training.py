@@ -30,27 +30,9 @@ from textile_defects.training.losses import ClassWeightedLoss
 from textile_defects.training.trainer import TrainJob, train
 
 from conftest import REPO_ROOT, tool_env
-from training_data import CLASSES, IMAGE_SIZE, single_thread, write_train_val  # noqa: F401 (autouse fixture)
+from training_data import CLASSES, IMAGE_SIZE, section, single_thread, write_train_val  # noqa: F401 (autouse fixture)
 
 CPU = resolve_device("cpu", "off")
-
-# The post-baseline's recipe at tiny sizes (unit tests never read params.yaml: editing a default cannot break them).
-SECTION: dict[str, Any] = {
-    "seed": 7, "image_size": list(IMAGE_SIZE), "input_size": 32, "batch_size": 8, "epochs": 2,
-    "unfreeze_epoch": 1, "unfreeze_last_n": 2, "lr_head": 1e-3, "lr_encoder": 1e-4, "weight_decay": 1e-4,
-    "plateau_factor": 0.5, "plateau_patience": 2, "early_stopping_patience": 9, "selection": "best_val",
-    "head": "learned", "classifier": "cosine", "hidden_units": [256, 128], "dropout": 0.3, "head_dropout": 0.1,
-    "cosine_scale": 16.0, "loss": "focal", "loss_weighting": "effective_number", "sampler": "effective_number",
-    "cb_beta": 0.999, "focal_gamma": 2.0, "num_workers": 0, "device": "cpu", "amp": "off", "cache_memory_mb": 256,
-    "tracking": False,
-}
-BASELINE = {"classifier": "mlp", "loss": "ce", "loss_weighting": "inverse_frequency", "sampler": "none", "early_stopping_patience": 5}
-
-
-def section(variant: str = "train_post_baseline", **overrides: Any) -> dict[str, Any]:
-    """A tiny training section: the post-baseline's recipe, or the baseline's."""
-    return {**SECTION, **(BASELINE if variant == "train_baseline" else {}), **overrides}
-
 
 def config(variant: str = "train_post_baseline", encoder: str = "mobilenet_v3", **overrides: Any) -> TrainConfig:
     return TrainConfig.from_section(section(variant, **overrides), variant, encoder)
@@ -97,8 +79,33 @@ def test_two_runs_write_identical_history_and_checkpoint_bytes(data: Path, tmp_p
     assert meta["classes"] == list(CLASSES)
     assert meta["params"]["train_post_baseline"]["loss"] == "focal"
     assert meta["extra"]["class_counts"] == {"non_defect": 6, "hole": 1, "lycra_cut": 1, "needle": 2, "twoply": 1}
-    best = meta["extra"]["best_epoch"]
-    assert float(rows[best - 1]["val_f1_macro"]) == max(float(row["val_f1_macro"]) for row in rows)
+    kept = meta["extra"]["kept_epoch"]
+    assert meta["extra"]["selection"] == "best_val"
+    assert float(rows[kept - 1]["val_f1_macro"]) == max(float(row["val_f1_macro"]) for row in rows)
+
+
+def test_a_fixed_schedule_trains_without_a_validation_set(data: Path, tmp_path: Path) -> None:
+    run = job(data, tmp_path, val=False, selection="last", epochs=2, unfreeze_epoch=1)
+    result = train(run)
+    assert result.kept_epoch == 2
+    rows = read_history(run.history_path)
+    assert tuple(rows[0]) == TRAIN_COLUMNS and len(rows) == 2
+    _, meta = load_checkpoint(run.model_path)
+    assert (meta["extra"]["selection"], meta["extra"]["kept_epoch"], meta["extra"]["kept_val"]) == ("last", 2, {})
+
+
+def test_stage_needs_val_unless_the_schedule_is_fixed(data: Path, tmp_path: Path) -> None:
+    params = {"encoder": "mobilenet_v3", "weights": "none", "classes": list(CLASSES), "good_class": "non_defect"}
+    params["train_baseline"] = section("train_baseline")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "stages" / "train.py"), "--params", str(tmp_path / "params.yaml"),
+         "--variant", "train_baseline", "--train", str(data / "train" / "manifest.csv"),
+         "--model", str(tmp_path / "m.pt"), "--history", str(tmp_path / "h.csv")],
+        cwd=tmp_path, env=tool_env({}), capture_output=True, text=True,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "train_baseline.selection is 'best_val'" in result.stderr and "selection: last" in result.stderr
 
 
 def test_post_baseline_learns_beyond_the_majority_class(data: Path, tmp_path: Path) -> None:

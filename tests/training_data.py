@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,6 +22,23 @@ from textile_defects.data.manifest import write_manifest
 CLASSES = ("non_defect", "hole", "lycra_cut", "needle", "twoply")
 COLOURS = {"non_defect": (170, 170, 170), "hole": (20, 20, 20), "lycra_cut": (200, 40, 40), "needle": (40, 160, 40), "twoply": (40, 60, 200)}
 IMAGE_SIZE = (64, 36)
+
+# The post-baseline's recipe at tiny sizes (unit tests never read params.yaml: editing a default cannot break them).
+_POST_BASELINE: dict[str, Any] = {
+    "seed": 7, "image_size": list(IMAGE_SIZE), "input_size": 32, "batch_size": 8, "epochs": 2,
+    "unfreeze_epoch": 1, "unfreeze_last_n": 2, "lr_head": 1e-3, "lr_encoder": 1e-4, "weight_decay": 1e-4,
+    "plateau_factor": 0.5, "plateau_patience": 2, "early_stopping_patience": 9, "selection": "best_val",
+    "head": "learned", "classifier": "cosine", "hidden_units": [256, 128], "dropout": 0.3, "head_dropout": 0.1,
+    "cosine_scale": 16.0, "loss": "focal", "loss_weighting": "effective_number", "sampler": "effective_number",
+    "cb_beta": 0.999, "focal_gamma": 2.0, "num_workers": 0, "device": "cpu", "amp": "off", "cache_memory_mb": 256,
+    "tracking": False,
+}
+_BASELINE = {"classifier": "mlp", "loss": "ce", "loss_weighting": "inverse_frequency", "sampler": "none", "early_stopping_patience": 5}
+
+
+def section(variant: str = "train_post_baseline", **overrides: Any) -> dict[str, Any]:
+    """A tiny training params section: the post-baseline's recipe, or the baseline's."""
+    return {**_POST_BASELINE, **(_BASELINE if variant == "train_baseline" else {}), **overrides}
 
 
 @pytest.fixture(autouse=True)

@@ -46,7 +46,8 @@ class TrainJob:
     weights: str
     classes: tuple[str, ...]
     train_manifest: Path
-    val_manifest: Path
+    val_manifest: Path | None
+    """The augmented validation set; None only with ``selection: last`` (a fixed schedule)."""
     model_path: Path
     history_path: Path
 
@@ -90,12 +91,14 @@ def _class_counts(train: CachedImageDataset, classes: Sequence[str], manifest: P
 
 
 def _loaders(
-    train: CachedImageDataset, val: CachedImageDataset, counts: list[int], job: TrainJob, setup: DeviceSetup, context: DistContext
-) -> tuple[DataLoader, DataLoader]:
-    """Training batches from the (rank's slice of the) weighted draw; validation in order."""
+    train: CachedImageDataset, val: CachedImageDataset | None, counts: list[int], job: TrainJob, setup: DeviceSetup, context: DistContext
+) -> tuple[DataLoader, DataLoader | None]:
+    """Training batches from the (rank's slice of the) weighted draw; validation (when there is a set) in order."""
     c = job.config
     labels = torch.as_tensor(train.labels)
-    drawn: Sampler[int] | None = build_sampler(labels, counts, c.sampler, c.cb_beta, len(train), c.seed)
+    drawn: Sampler[int] | None = build_sampler(
+        labels, counts, c.sampler, c.cb_beta, len(train), c.seed, loss_weighting=c.loss_weighting
+    )
     if drawn is None:
         drawn = RandomSampler(train, generator=torch.Generator().manual_seed(derive_seed(c.seed, "shuffle")))
     train_sampler = RankSlice(drawn, context.rank, context.world_size, pad=True)
@@ -108,6 +111,8 @@ def _loaders(
     # Batch norm cannot train on a batch of one: drop a last batch that small.
     drop_last = len(train_sampler) % c.batch_size == 1
     train_loader = DataLoader(train, sampler=train_sampler, drop_last=drop_last, **common)
+    if val is None:
+        return train_loader, None
     val_sampler = RankSlice(range(len(val)), context.rank, context.world_size, pad=False)
     return train_loader, DataLoader(val, sampler=val_sampler, **common)
 
@@ -115,13 +120,18 @@ def _loaders(
 def _epoch_logger(tracker: Tracker, context: DistContext) -> EpochCallback:
     """Log each epoch's row once (rank 0: every rank holds the same gathered metrics)."""
 
-    def on_epoch(row: dict[str, float], improved: bool, seconds: float) -> None:
+    def on_epoch(row: dict[str, float], kept: bool, seconds: float) -> None:
         if not context.is_main:
             return
+        val = ""
+        if "val_loss" in row:
+            val = (
+                f" | val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.3f}"
+                f" f1m {row['val_f1_macro']:.3f} f1w {row['val_f1_weighted']:.3f}"
+            )
         log.info(
-            "epoch %d: train loss %.4f f1m %.3f | val loss %.4f acc %.3f f1m %.3f f1w %.3f | lr %.2g | %.1fs%s",
-            row["epoch"], row["train_loss"], row["train_f1_macro"], row["val_loss"], row["val_accuracy"],
-            row["val_f1_macro"], row["val_f1_weighted"], row["lr"], seconds, " (best)" if improved else "",
+            "epoch %d: train loss %.4f f1m %.3f%s | lr %.2g | %.1fs%s",
+            row["epoch"], row["train_loss"], row["train_f1_macro"], val, row["lr"], seconds, " (kept)" if kept else "",
         )
         metrics = {k: v for k, v in row.items() if k != "epoch"}
         tracker.log_metrics({**metrics, "epoch_seconds": seconds}, step=int(row["epoch"]))
@@ -130,23 +140,25 @@ def _epoch_logger(tracker: Tracker, context: DistContext) -> EpochCallback:
 
 
 def _write_outputs(job: TrainJob, model: torch.nn.Module, result: FitResult, counts: list[int], tracker: Tracker) -> None:
-    model.load_state_dict(result.best_state)
-    best = result.history[result.best_epoch - 1]
+    model.load_state_dict(result.kept_state)
+    kept = result.history[result.kept_epoch - 1]
+    kept_val = {k.removeprefix("val_"): v for k, v in kept.items() if k.startswith("val_")}
     extra = {
         "variant": job.variant,
-        "best_epoch": result.best_epoch,
+        "selection": job.config.selection,
+        "kept_epoch": result.kept_epoch,
         "epochs_run": len(result.history),
-        "best_val": {k.removeprefix("val_"): v for k, v in best.items() if k.startswith("val_")},
+        "kept_val": kept_val,
         "class_counts": dict(zip(job.classes, counts, strict=True)),
     }
     save_checkpoint(
         job.model_path, model, image_size=job.config.image_size, build_kwargs=job.build_kwargs(), params=job.params(), extra=extra
     )
     write_history(job.history_path, result.history)
-    tracker.log_metrics({f"best_{k}": v for k, v in best.items() if k.startswith("val_")}, step=result.best_epoch)
+    tracker.log_metrics({f"kept_val_{k}": v for k, v in kept_val.items()}, step=result.kept_epoch)
     tracker.log_artifact(job.model_path, "model")
     tracker.log_artifact(job.history_path, "history")
-    log.info("best epoch %d (val F1 macro %.4f): wrote %s and %s", result.best_epoch, best["val_f1_macro"], job.model_path, job.history_path)
+    log.info("kept epoch %d (%s): wrote %s and %s", result.kept_epoch, job.config.selection, job.model_path, job.history_path)
 
 
 def _tracked_run(job: TrainJob, counts: list[int], context: DistContext) -> AbstractContextManager[Tracker]:
@@ -170,10 +182,14 @@ def train(job: TrainJob) -> FitResult:
         model = build_model(weights=job.weights, **job.build_kwargs())
         memory_format = torch.channels_last if setup.channels_last else torch.contiguous_format
         model = model.to(setup.device, memory_format=memory_format)
-        train_set, val_set = _load(job.train_manifest, job), _load(job.val_manifest, job)
+        train_set = _load(job.train_manifest, job)
+        val_set = None if job.val_manifest is None else _load(job.val_manifest, job)
         counts = _class_counts(train_set, job.classes, job.train_manifest)
-        log.info("%d training / %d validation images; originals per class %s", len(train_set), len(val_set), counts)
-        loss_fn = build_loss(c.loss, counts, c.loss_weighting, c.cb_beta, c.focal_gamma).to(setup.device)
+        log.info(
+            "%d training / %d validation images; originals per class %s",
+            len(train_set), 0 if val_set is None else len(val_set), counts,
+        )
+        loss_fn = build_loss(c.loss, counts, c.loss_weighting, c.cb_beta, c.focal_gamma, sampler=c.sampler).to(setup.device)
         train_loader, val_loader = _loaders(train_set, val_set, counts, job, setup, context)
         with _tracked_run(job, counts, context) as tracker:
             result = fit(model, train_loader, val_loader, loss_fn, c, setup, context, _epoch_logger(tracker, context))
