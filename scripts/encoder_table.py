@@ -1,15 +1,23 @@
-"""Render the report's encoder comparison table as Markdown from ``dvc exp show --json``.
+"""Render the encoder comparison table as Markdown from ``dvc exp show --json``.
 
     python scripts/encoder_table.py                      # runs `dvc exp show --json` itself
     dvc exp show --json -A | python scripts/encoder_table.py --input -
-    python scripts/encoder_table.py --input exps.json --set val
+    python scripts/encoder_table.py --input exps.json --model baseline --reference resnet18
+    python scripts/encoder_table.py --set val_originals  # the single split (selection-biased)
 
-One row per encoder (the ``encoder`` param): F1 weighted and F1 macro of the
-baseline and the post-baseline model, read from ``metrics/baseline.json`` and
-``metrics/post_baseline.json`` of the newest successful run (commit or
-experiment) with that encoder. A failed experiment is never used: DVC reports
-it with its parent's metrics, which are not its own. Encoders with no usable
-run, or runs missing a figure, show a dash, and the ``run`` column says why.
+One row per encoder (the ``encoder`` param), from the newest successful run
+(commit or experiment) with that encoder. A failed experiment is never used:
+DVC reports it with its parent's metrics, which are not its own. Encoders
+with no usable run, or runs missing a figure, show dashes, and the ``run``
+column says why.
+
+``--set crossval`` (the default when any run has ``metrics/crossval.json``):
+one model's cross-validated figures with their intervals and seed spread,
+each encoder marked ``within noise`` of the reference encoder (default: the
+best F1 macro) when their intervals overlap. ``--set val_originals|val|test``:
+F1 weighted and F1 macro of baseline and post-baseline on one set of the
+single split, as in the report; those photos chose the epoch, so their
+figures are selection-biased and carry no interval.
 """
 
 from __future__ import annotations
@@ -24,11 +32,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from textile_defects.evaluation.crossval_report import comparison_table
+
 log = logging.getLogger("encoder_table")
 
 MODELS = ("baseline", "post_baseline")
 FIGURES = (("f1_weighted", "F1 weighted"), ("f1_macro", "F1 macro"))
 SETS = ("val_originals", "val", "test")
+CROSSVAL = "crossval"
+CROSSVAL_FILE = "metrics/crossval.json"
+CV_MODELS = ("baseline", "post_baseline", "probe")
 MISSING = "—"
 
 
@@ -85,14 +98,23 @@ def figure(run: Run, model: str, set_name: str, key: str) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _has_figures(run: Run, set_name: str) -> bool:
+def crossval_block(run: Run, model: str) -> Mapping[str, Any] | None:
+    """``metrics/crossval.json`` -> ``<model>`` of a run, or None when the run lacks it."""
+    block = (run.metrics.get(CROSSVAL_FILE) or {}).get(model)
+    return block if isinstance(block, Mapping) else None
+
+
+def _has_figures(run: Run, set_name: str, model: str | None = None) -> bool:
+    if set_name == CROSSVAL:
+        return crossval_block(run, model or "post_baseline") is not None
     return any(figure(run, model, set_name, key) is not None for model in MODELS for key, _ in FIGURES)
 
 
-def pick_runs(runs: Sequence[Run], set_name: str) -> dict[str, tuple[Run, bool]]:
+def pick_runs(runs: Sequence[Run], set_name: str, model: str | None = None) -> dict[str, tuple[Run, bool]]:
     """Per encoder, the run to show and whether its figures are usable.
 
-    Usable: a successful run with at least one figure for ``set_name``; the
+    Usable: a successful run with at least one figure for ``set_name`` (for
+    ``crossval``: a block for ``model`` in its crossval.json); the
     newest wins, and the workspace (no timestamp) only when no commit or
     experiment has that encoder, since it duplicates whichever one was run last.
     Otherwise the newest run of the encoder is kept to say why there is no figure.
@@ -104,7 +126,7 @@ def pick_runs(runs: Sequence[Run], set_name: str) -> dict[str, tuple[Run, bool]]
     for run in sorted(runs, key=newest):
         if run.encoder is None:
             continue
-        usable = run.status == "success" and _has_figures(run, set_name)
+        usable = run.status == "success" and _has_figures(run, set_name, model)
         previous = chosen.get(run.encoder)
         if previous is None or usable or not previous[1]:
             chosen[run.encoder] = (run, usable)
@@ -122,7 +144,8 @@ def render_table(exp_show: Sequence[Mapping[str, Any]], set_name: str = "val_ori
     """The Markdown comparison table, one row per encoder, sorted by name."""
     header = ["encoder"] + [f"{label} ({model})" for key, label in FIGURES for model in MODELS] + ["run"]
     lines = [
-        f"F1 on `{set_name}`, baseline versus post-baseline, per encoder.",
+        f"F1 on `{set_name}`, baseline versus post-baseline, per encoder. Single split: these photos chose "
+        "the epoch, so the figures are selection-biased and have no interval; compare encoders with `--set crossval`.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(header) - 2) + ["---"]) + "|",
@@ -136,6 +159,28 @@ def render_table(exp_show: Sequence[Mapping[str, Any]], set_name: str = "val_ori
         cells.append(_describe(run, usable))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def has_crossval(exp_show: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether any successful run has cross-validated figures."""
+    return any(run.status == "success" and run.metrics.get(CROSSVAL_FILE) for run in iter_runs(exp_show))
+
+
+def render_crossval_table(
+    exp_show: Sequence[Mapping[str, Any]], model: str = "post_baseline", reference: str | None = None
+) -> str:
+    """One model's cross-validated figures per encoder, with intervals, each marked against the reference."""
+    chosen = sorted(pick_runs(list(iter_runs(exp_show)), CROSSVAL, model).items())
+    blocks = {encoder: crossval_block(run, model) if usable else None for encoder, (run, usable) in chosen}
+    notes = {encoder: _describe(run, usable) for encoder, (run, usable) in chosen}
+    if reference is not None and not blocks.get(reference):
+        raise RuntimeError(f"--reference {reference}: no cross-validated {model} figures for that encoder; "
+                           f"encoders with figures: {sorted(e for e, b in blocks.items() if b)}")
+    return (
+        f"Cross-validated `{model}` per encoder ({CROSSVAL_FILE}): seed mean [interval]; "
+        "'within noise' = intervals overlap with the reference encoder's.\n\n"
+        + comparison_table(blocks, label="encoder", reference=reference, notes=notes)
+    )
 
 
 def load_exp_show(source: str | None, all_commits: bool) -> list[dict[str, Any]]:
@@ -162,7 +207,10 @@ def load_exp_show(source: str | None, all_commits: bool) -> list[dict[str, Any]]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", help="saved `dvc exp show --json` output, or - for stdin (default: run it)")
-    parser.add_argument("--set", default="val_originals", choices=SETS, help="evaluation set (default: %(default)s)")
+    parser.add_argument("--set", choices=(CROSSVAL, *SETS),
+                        help="crossval (default when any run has metrics/crossval.json), or a single-split set (default otherwise: val_originals)")
+    parser.add_argument("--model", default="post_baseline", choices=CV_MODELS, help="with crossval: the model compared (default: %(default)s)")
+    parser.add_argument("--reference", help="with crossval: the encoder the others are compared with (default: best F1 macro)")
     parser.add_argument("-A", "--all-commits", action="store_true", help="when running DVC: experiments of all commits")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -171,7 +219,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, RuntimeError) as exc:
         log.error("%s", exc)
         return 2
-    sys.stdout.write(render_table(exp_show, args.set))
+    set_name = args.set or (CROSSVAL if has_crossval(exp_show) else "val_originals")
+    try:
+        table = render_crossval_table(exp_show, args.model, args.reference) if set_name == CROSSVAL else render_table(exp_show, set_name)
+    except RuntimeError as exc:
+        log.error("%s", exc)
+        return 2
+    sys.stdout.write(table)
     return 0
 
 

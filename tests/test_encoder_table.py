@@ -104,3 +104,76 @@ def test_cli_runs_dvc_itself_and_reports_its_failure(tmp_path: Path, monkeypatch
     monkeypatch.chdir(tmp_path)  # not a DVC repository
     assert encoder_table.main([]) == 2
     assert "dvc exp show --json` failed" in caplog.text
+
+
+# --- cross-validated figures (metrics/crossval.json) ------------------------------------
+
+CV_CLASSES = ("non_defect", "hole", "lycra_cut", "needle", "twoply")
+
+
+def _crossval_json(accuracy: float, seed: int) -> dict[str, Any]:
+    """A real crossval_report on synthetic out-of-fold predictions of 62 originals, 2 seeds."""
+    import numpy as np
+
+    from textile_defects.evaluation.crossval_report import OutOfFold, crossval_report
+
+    labels = np.array([0] * 30 + [1] * 8 + [2] * 8 + [3] * 8 + [4] * 8)
+    ids = tuple(f"o{i:02d}" for i in range(len(labels)))
+    runs = []
+    for run_seed in (0, 1):
+        rng = np.random.default_rng([seed, run_seed])
+        predicted = np.where(rng.random(len(labels)) < accuracy, labels, rng.integers(0, 5, len(labels)))
+        runs.append(OutOfFold("post_baseline", run_seed, ids, np.arange(len(labels)) % 5, labels, predicted, np.eye(5)[predicted]))
+    return json.loads(json.dumps(crossval_report({"post_baseline": runs}, CV_CLASSES, "non_defect", 0.95, 200, 0)))
+
+
+@pytest.fixture
+def exp_show_cv(exp_show: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The captured output with crossval.json added to the main commit, the workspace and two experiments."""
+    edited = copy.deepcopy(exp_show)
+    figures = {"efficientnet_lite0": _crossval_json(0.75, 1), "resnet18": _crossval_json(0.97, 2), "squeezenet1": _crossval_json(0.3, 3)}
+    revisions = [edited[0]["data"], edited[1]["data"]] + [e["revs"][0]["data"] for e in edited[1]["experiments"]]
+    for data in revisions:
+        encoder = data["params"]["params.yaml"]["data"]["encoder"]
+        if encoder in figures:
+            data["metrics"]["metrics/crossval.json"] = {"data": figures[encoder]}
+    return edited
+
+
+def test_crossval_table_marks_noise_against_the_best_encoder(exp_show_cv: list[dict[str, Any]]) -> None:
+    markdown = encoder_table.render_crossval_table(exp_show_cv)
+    header = markdown.splitlines()[2]
+    assert header.startswith("| encoder | F1 macro [CI] |") and header.endswith("| vs resnet18 | run |")
+    rows = table_rows(markdown)
+    assert rows["resnet18"][-2:] == ["reference", "exp-resnet18"]
+    assert "F1 macro lower" in rows["squeezenet1"][-2] and "beyond noise" in rows["squeezenet1"][-2]
+    assert rows["efficientnet_lite0"][-1] == "main"
+    # The F1 macro cell shows the seed mean and its interval, from the run's own crossval.json.
+    block = exp_show_cv[1]["data"]["metrics"]["metrics/crossval.json"]["data"]["post_baseline"]["f1_macro"]
+    assert rows["efficientnet_lite0"][0] == f"{block['mean']:.3f} [{block['ci_low']:.3f}, {block['ci_high']:.3f}]"
+    assert rows["broken_encoder"] == ["—"] * 6 + ["exp-broken (failed)"]
+    assert rows["shufflenet_v2"][-1] == "exp-shufflenet (queued)"
+
+
+def test_crossval_within_noise_against_a_chosen_reference(exp_show_cv: list[dict[str, Any]]) -> None:
+    rows = table_rows(encoder_table.render_crossval_table(exp_show_cv, reference="efficientnet_lite0"))
+    assert rows["efficientnet_lite0"][-2] == "reference"
+    verdicts = {encoder: cells[-2] for encoder, cells in rows.items() if cells[0] != "—"}
+    # Every verdict is either within noise or names the figures beyond it; never a bare difference.
+    assert all(v == "reference" or v == "within noise" or v.endswith("(beyond noise)") for v in verdicts.values())
+    assert "higher" in verdicts["resnet18"] and "lower" in verdicts["squeezenet1"]
+
+
+def test_cli_picks_crossval_when_present_and_reports_a_bad_reference(
+    exp_show_cv: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    saved = tmp_path / "exp.json"
+    saved.write_text(json.dumps(exp_show_cv))
+    assert encoder_table.main(["--input", str(saved)]) == 0
+    assert "Cross-validated `post_baseline` per encoder" in capsys.readouterr().out
+    assert encoder_table.main(["--input", str(saved), "--set", "val"]) == 0
+    assert "| resnet18 | 0.7900 |" in capsys.readouterr().out  # the single split on request
+    assert encoder_table.main(["--input", str(saved), "--reference", "shufflenet_v2"]) == 2
+    assert "--reference shufflenet_v2: no cross-validated post_baseline figures" in caplog.text
+    assert encoder_table.main(["--input", str(FIXTURE)]) == 0  # no crossval.json anywhere: the single split
+    assert "selection-biased" in capsys.readouterr().out

@@ -565,7 +565,8 @@ def comparison_table(
     header = [label, *(f"{name} [CI]" for _, name in TABLE_FIGURES), "seed spread (F1 macro)", f"vs {reference or 'reference'}"]
     if notes is not None:
         header.append(notes_header)
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    align = ["---", *["---:"] * (len(TABLE_FIGURES) + 1), *["---"] * (len(header) - len(TABLE_FIGURES) - 2)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     for name, block in blocks.items():
         if not block:
             cells = [name, *([MISSING] * (len(TABLE_FIGURES) + 2))]
