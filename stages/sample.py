@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textile_defects.data.sample import generate_sample, parse_settings, write_contact_sheet
+from textile_defects.data.sample import SampleSettings, generate_sample, write_contact_sheet
 from textile_defects.errors import ConfigError
-from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
+from textile_defects.utils.stage import load_params, run_stage, stage_parser
 
 
 def main() -> None:
@@ -19,7 +19,7 @@ def main() -> None:
     classes = params.get("classes")
     if not isinstance(classes, list) or not all(isinstance(name, str) for name in classes):
         raise ConfigError(f"params.yaml: `classes` must be a list of class names, got {classes!r}.")
-    settings = parse_settings(section(params, "sample"), classes)
+    settings = SampleSettings.from_section(params.get("sample"), classes)
     generate_sample(
         args.out_images, args.out_masks, settings.counts, settings.seed, settings.width, settings.height
     )

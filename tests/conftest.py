@@ -36,10 +36,10 @@ TINY_PARAMS: dict[str, Any] = {
     },
     "ingest": {"min_width": 64, "min_height": 36},
     "split": {"val_originals": {"non_defect": 2, "hole": 1, "lycra_cut": 1, "needle": 1, "twoply": 1}},
+    "augment": {"workers": 2},
 }
 TINY_AUGMENT: dict[str, Any] = {
     "copies_per_original": {"non_defect": 2, "hole": 3, "lycra_cut": 3, "needle": 2, "twoply": 3},
-    "workers": 2,
 }
 TINY_TRAIN: dict[str, Any] = {
     "epochs": 2,

@@ -19,7 +19,7 @@ from PIL import Image
 from textile_defects.augment.frame import MIN_IN_FRAME
 from textile_defects.augment.geometry import warp_mask
 from textile_defects.augment.ops import Operation
-from textile_defects.augment.settings import parse_settings
+from textile_defects.augment.settings import load_settings
 from textile_defects.augment.writer import copy_operations
 from textile_defects.data.ingest import assign_original_ids
 from textile_defects.data.sample import image_name, make_image
@@ -59,7 +59,7 @@ def defect_masks() -> dict[str, tuple[str, Image.Image]]:
 
 @pytest.mark.parametrize("section", SECTIONS)
 def test_every_default_augmented_defect_keeps_90_percent_in_frame(section: str, defect_masks) -> None:
-    settings = parse_settings(PARAMS[section], PARAMS["classes"], section)
+    settings = load_settings(PARAMS, section, PARAMS["classes"])
     checked = 0
     for original_id, (label, mask) in defect_masks.items():
         for copy_index in range(settings.copies_per_original[label]):
@@ -72,9 +72,12 @@ def test_every_default_augmented_defect_keeps_90_percent_in_frame(section: str, 
 
 def test_defects_stay_in_frame_when_every_geometric_operation_applies(defect_masks) -> None:
     """Beyond the default draws: rotation, zoom and shift all at once, many times, over the default ranges."""
-    settings = parse_settings(PARAMS["augment_train"], PARAMS["classes"], "augment_train")
-    always = {label: row | {"rotate": 1.0, "zoom": 1.0, "translate": 1.0} for label, row in settings.probabilities.items()}
-    stressed = dataclasses.replace(settings, probabilities=always, keep_original=False)
+    settings = load_settings(PARAMS, "augment_train", PARAMS["classes"])
+    always = {
+        label: row | {"rotate": 1.0, "zoom": 1.0, "translate": 1.0} for label, row in settings.policy.probabilities.items()
+    }
+    policy = dataclasses.replace(settings.policy, probabilities=always)
+    stressed = dataclasses.replace(settings, policy=policy, keep_original=False)
     worst = 1.0
     for original_id, (label, mask) in defect_masks.items():
         for copy_index in range(60):

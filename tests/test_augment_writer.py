@@ -14,9 +14,10 @@ import pytest
 import yaml
 from PIL import Image
 
+import augment_fixtures
 from textile_defects.augment.grid import THUMB_WIDTH_PX, write_grids
 from textile_defects.augment.ops import apply_operations
-from textile_defects.augment.settings import AugmentSettings, parse_settings
+from textile_defects.augment.settings import AugmentSettings
 from textile_defects.augment.writer import encode_jpeg, read_rgb, write_augmented_set
 from textile_defects.data.manifest import COLUMNS, read_manifest, sha256_file, write_manifest
 from textile_defects.errors import DataError
@@ -24,7 +25,6 @@ from textile_defects.errors import DataError
 from conftest import tool_env
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PARAMS = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
 WIDTH, HEIGHT = 128, 72
 ORIGINALS = [("non_defect", "a"), ("non_defect", "b"), ("hole", "c"), ("needle", "d")]
 COPIES = {"non_defect": 3, "hole": 5, "lycra_cut": 0, "needle": 4, "twoply": 0}
@@ -59,11 +59,12 @@ def write_split(root: Path) -> Path:
     return manifest
 
 
-def small_settings(**changes) -> AugmentSettings:
-    settings = parse_settings(PARAMS["augment_train"], PARAMS["classes"], "augment_train")
+def small_settings(workers: int = 1, **changes) -> AugmentSettings:
+    settings = augment_fixtures.settings("augment_train")
     # Everything drawn often, so a few copies exercise every operation.
-    busy = {label: {name: max(p, 0.5) for name, p in row.items()} for label, row in settings.probabilities.items()}
-    return dataclasses.replace(settings, **({"copies_per_original": COPIES, "probabilities": busy, "workers": 1} | changes))
+    busy = {label: {name: max(p, 0.5) for name, p in row.items()} for label, row in settings.policy.probabilities.items()}
+    policy = dataclasses.replace(settings.policy, probabilities=busy, workers=workers)
+    return dataclasses.replace(settings, **({"copies_per_original": COPIES, "policy": policy} | changes))
 
 
 @pytest.fixture
@@ -125,15 +126,15 @@ def test_recorded_operations_recompute_each_image_exactly(split_manifest: Path, 
     originals = {row["original_id"]: row for row in read_manifest(split_manifest)}
     for row in read_manifest(out / "manifest.csv"):
         source = split_manifest.parent / originals[row["original_id"]]["path"]
-        pixels = apply_operations(read_rgb(source), json.loads(row["operations"]), settings.interpolation)
-        assert encode_jpeg(pixels, settings.jpeg_quality) == (out / row["path"]).read_bytes()
+        pixels = apply_operations(read_rgb(source), json.loads(row["operations"]), settings.policy.interpolation)
+        assert encode_jpeg(pixels, settings.policy.jpeg_quality) == (out / row["path"]).read_bytes()
 
 
 def test_kept_original_is_the_original_only_re_encoded(split_manifest: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     settings = small_settings()
     write_augmented_set(split_manifest, out, settings)
-    expected = encode_jpeg(read_rgb(split_manifest.parent / "../../ingested/images/hole/hole__c.png"), settings.jpeg_quality)
+    expected = encode_jpeg(read_rgb(split_manifest.parent / "../../ingested/images/hole/hole__c.png"), settings.policy.jpeg_quality)
     assert (out / "images/hole/hole__c_0000.jpg").read_bytes() == expected
 
 
@@ -195,8 +196,9 @@ def run_stage(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_stage_script_writes_images_manifest_and_grids(split_manifest: Path, tmp_path: Path) -> None:
-    params = dict(PARAMS)
-    params["augment_val"] = PARAMS["augment_val"] | {"copies_per_original": COPIES, "workers": 2}
+    params = augment_fixtures.params()
+    params["augment"]["workers"] = 2
+    params["augment_val"]["copies_per_original"] = COPIES
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     result = run_stage(
         ["--section", "augment_val", "--manifest", str(split_manifest), "--out", "aug", "--grids", "grids"], tmp_path
@@ -207,12 +209,14 @@ def test_stage_script_writes_images_manifest_and_grids(split_manifest: Path, tmp
 
 
 def test_stage_script_reports_a_bad_setting_and_exits_2(split_manifest: Path, tmp_path: Path) -> None:
-    params = dict(PARAMS)
-    params["augment_val"] = PARAMS["augment_val"] | {"jpeg_quality": 0}
+    params = augment_fixtures.params()
+    params["augment"]["jpeg_quality"] = 0
+    params["augment_val"]["seed"] = "x"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     result = run_stage(
         ["--section", "augment_val", "--manifest", str(split_manifest), "--out", "aug", "--grids", "grids"], tmp_path
     )
     assert result.returncode == 2
-    assert "augment_val.jpeg_quality = 0" in result.stderr
+    assert "augment.jpeg_quality: got 0" in result.stderr
+    assert "augment_val.seed: got 'x'" in result.stderr  # both sections' problems in one run
     assert not (tmp_path / "aug").exists()

@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageFile
 
-from textile_defects import CLASSES
 from textile_defects.data.images import normalise_file
 from textile_defects.data.ingest import REPORT_NAME, IngestReport, assign_original_ids, ingest
 from textile_defects.data.manifest import MANIFEST_NAME, read_manifest, sha256_file
 from textile_defects.errors import ConfigError, DataError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+CLASSES = ("non_defect", "hole", "lycra_cut", "needle", "twoply")
 SIZE = (128, 72)
 MIN_WIDTH, MIN_HEIGHT = 64, 36
 

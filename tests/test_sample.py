@@ -19,17 +19,18 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from textile_defects import CLASSES, GOOD_CLASS
 from textile_defects.data.sample import (
+    GOOD_CLASS,
+    SampleSettings,
     generate_sample,
     image_name,
     make_image,
-    parse_settings,
     write_contact_sheet,
 )
 from textile_defects.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+CLASSES = ("non_defect", "hole", "lycra_cut", "needle", "twoply")
 DEFECTS = tuple(label for label in CLASSES if label != GOOD_CLASS)
 SMALL = (160, 90)
 COUNTS = {GOOD_CLASS: 3, "hole": 2, "lycra_cut": 2, "needle": 2, "twoply": 2}
@@ -236,15 +237,40 @@ def test_global_colour_statistics_do_not_separate_defective_from_good() -> None:
 # --- settings and contact sheet ----------------------------------------------------------------
 
 
-def test_parse_settings_names_the_bad_key() -> None:
-    good = {"seed": 1, "width": 160, "height": 90, "counts": {"hole": 1}, "contact_sheet_thumb_width": 80}
-    assert parse_settings(good, CLASSES).counts == {"hole": 1}
-    with pytest.raises(ConfigError, match="sample.counts.holes"):
-        parse_settings({**good, "counts": {"holes": 1}}, CLASSES)
-    with pytest.raises(ConfigError, match="sample.seed"):
-        parse_settings({**good, "seed": "x"}, CLASSES)
-    with pytest.raises(ConfigError, match="sample.width"):
-        parse_settings({key: value for key, value in good.items() if key != "width"}, CLASSES)
+GOOD_SETTINGS = {"seed": 1, "width": 160, "height": 90, "counts": {"hole": 1}, "contact_sheet_thumb_width": 80}
+
+
+def test_settings_read_the_sample_section() -> None:
+    settings = SampleSettings.from_section(GOOD_SETTINGS, CLASSES)
+    assert settings == SampleSettings(seed=1, width=160, height=90, counts={"hole": 1}, contact_sheet_thumb_width=80)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"counts": {"holes": 1}}, "sample.counts.holes: unknown key"),
+        ({"counts": {"hole": -1}}, "sample.counts.hole: got -1"),
+        ({"counts": {"hole": 1.5}}, "sample.counts.hole: got 1.5; expected an integer"),
+        ({"counts": {}}, "sample.counts: got {}"),
+        ({"seed": "x"}, "sample.seed: got 'x'"),
+        ({"seed": 4.7}, "sample.seed: got 4.7"),
+        ({"width": 8}, "sample.width: got 8; expected an integer >= 16"),
+        ({"contact_sheet_thumb_width": 2}, "sample.contact_sheet_thumb_width: got 2"),
+        ({"colour": "red"}, "sample.colour: unknown key"),
+    ],
+)
+def test_settings_name_the_bad_key(changes: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        SampleSettings.from_section(GOOD_SETTINGS | changes, CLASSES)
+    assert message in str(raised.value)
+
+
+def test_settings_report_every_problem_at_once_and_a_class_the_generator_cannot_draw() -> None:
+    values = {key: value for key, value in GOOD_SETTINGS.items() if key != "width"} | {"counts": {"stain": 2}}
+    with pytest.raises(ConfigError) as raised:
+        SampleSettings.from_section(values, (*CLASSES, "stain"))
+    assert "sample.width: missing" in str(raised.value)
+    assert "sample.counts.stain: got 2; expected a class the generator can draw" in str(raised.value)
 
 
 def magenta_pixels(image: Image.Image) -> int:

@@ -34,7 +34,7 @@ from textile_defects.augment.geometry import MAX_SIDE_PX
 from textile_defects.augment.ops import Operation, apply_operations
 from textile_defects.augment.policy import draw_operations
 from textile_defects.augment.settings import AugmentSettings
-from textile_defects.data.manifest import MANIFEST_NAME, read_manifest, resolve, sha256_bytes, write_manifest
+from textile_defects.data.manifest import IMAGES_DIR, MANIFEST_NAME, read_manifest, resolve, sha256_bytes, write_manifest
 from textile_defects.errors import DataError
 from textile_defects.utils.atomic import atomic_output_dir
 from textile_defects.utils.logs import progress
@@ -42,7 +42,6 @@ from textile_defects.utils.seeding import rng_for
 
 log = logging.getLogger(__name__)
 
-IMAGES_DIR = "images"
 MAX_COPIES_PER_TASK = 32
 """Long enough to amortise decoding the original, short enough to balance the workers."""
 

@@ -39,7 +39,7 @@ from textile_defects.data.images import (
     is_ignored_name,
     normalise_file,
 )
-from textile_defects.data.manifest import MANIFEST_NAME, sha256_bytes, write_manifest
+from textile_defects.data.manifest import IMAGES_DIR, MANIFEST_NAME, sha256_bytes, write_manifest
 from textile_defects.errors import ConfigError, DataError
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 from textile_defects.utils.logs import progress
@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 
 ON_ERROR_CHOICES: tuple[str, ...] = ("stop", "skip")
 REPORT_NAME = "report.json"
-IMAGES_DIR = "images"
 _ID_SEPARATOR = "__"
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 

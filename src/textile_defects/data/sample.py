@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from textile_defects import GOOD_CLASS
 from textile_defects.data.knit.camera import photograph
 from textile_defects.data.knit.defects import DEFECT_DRAWERS
 from textile_defects.data.knit.fabric import FabricFrame, Overlay, draw_stitch_tables
@@ -31,9 +30,13 @@ from textile_defects.data.knit.style import draw_style
 from textile_defects.errors import ConfigError
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_bytes
 from textile_defects.utils.logs import progress
+from textile_defects.utils.params import SectionReader
 from textile_defects.utils.seeding import rng_for
 
 log = logging.getLogger(__name__)
+
+GOOD_CLASS = "non_defect"
+"""The class the generator draws as plain fabric; every other class is one of its defect drawers."""
 
 SAMPLE_CLASSES: tuple[str, ...] = (GOOD_CLASS, *DEFECT_DRAWERS)
 """Classes the generator can draw: the good class and every defect drawer."""
@@ -57,36 +60,30 @@ class SampleSettings:
     counts: dict[str, int]
     contact_sheet_thumb_width: int
 
+    @classmethod
+    def from_section(cls, values: Any, classes: Sequence[str], path: str = "sample") -> SampleSettings:
+        """Check section ``path`` against the pipeline's ``classes``; one :class:`ConfigError` lists every problem."""
+        reader = SectionReader(values, path)
+        settings = cls(
+            seed=reader.integer("seed"),
+            width=reader.integer("width", minimum=MIN_SIDE_PX),
+            height=reader.integer("height", minimum=MIN_SIDE_PX),
+            counts=reader.per_class("counts", classes, _read_count, all_required=False),
+            contact_sheet_thumb_width=reader.integer("contact_sheet_thumb_width", minimum=MIN_SIDE_PX),
+        )
+        if "counts" in reader.values and not settings.counts:
+            reader.problem("counts", reader.values["counts"], "at least one class of `classes` with its image count")
+        reader.finish()
+        return settings
 
-def parse_settings(sample_params: Mapping[str, Any], classes: Sequence[str]) -> SampleSettings:
-    """Validate params ``sample`` against the pipeline's ``classes``; errors name the bad key."""
-    whole_numbers = ("seed", "width", "height", "contact_sheet_thumb_width")
-    for key in (*whole_numbers, "counts"):
-        if key not in sample_params:
-            raise ConfigError(f"params.yaml: sample.{key} is missing (needed: {', '.join(whole_numbers)}, counts).")
-    for key in whole_numbers:
-        value = sample_params[key]
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"params.yaml: sample.{key} must be a whole number, got {value!r}.")
-    counts = sample_params["counts"]
-    if not isinstance(counts, Mapping) or not counts:
-        raise ConfigError(f"params.yaml: sample.counts must map class names to image counts, got {counts!r}.")
-    for label in counts:
-        if label not in classes:
-            raise ConfigError(
-                f"params.yaml: sample.counts.{label} is not one of the pipeline's classes ({', '.join(classes)}); "
-                "fix the name or add the class to `classes`."
-            )
-    _jobs(counts)  # counts are whole numbers and every class can be drawn
-    _check_size(sample_params["width"], sample_params["height"])
-    _check_thumb_width(sample_params["contact_sheet_thumb_width"])
-    return SampleSettings(
-        seed=sample_params["seed"],
-        width=sample_params["width"],
-        height=sample_params["height"],
-        counts=dict(counts),
-        contact_sheet_thumb_width=sample_params["contact_sheet_thumb_width"],
-    )
+
+def _read_count(reader: SectionReader, label: str) -> int:
+    count = reader.integer(label, minimum=0)
+    if label not in SAMPLE_CLASSES:
+        reader.problem(
+            label, count, f"a class the generator can draw ({', '.join(SAMPLE_CLASSES)}); use your own photos for others"
+        )
+    return count
 
 
 def make_image(label: str, index: int, seed: int, width: int, height: int) -> tuple[Image.Image, Image.Image | None]:

@@ -24,8 +24,9 @@ ArrayLike = np.ndarray | float
 _PIO2_HI = 1.57079632673412561417e00
 _PIO2_LO = 6.07710050650619224932e-11
 _TWO_OVER_PI = 6.36619772367581382433e-01
-_MAX_TRIG_ARG = 1.0e6
-"""Beyond this the two-part reduction loses accuracy; no caller comes near it."""
+_FOLD_ABOVE = 1.0e6
+"""Larger arguments are first folded by fmod (exact in IEEE 754) with float64's 2 pi: no longer accurate, still fixed."""
+_TWO_PI = 6.28318530717958623200e00
 
 _SIN = (
     -1.66666666666666324348e-01,
@@ -88,8 +89,7 @@ def _horner(z: np.ndarray, coefficients: tuple[float, ...]) -> np.ndarray:
 def _reduce_quarter_turns(x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """``(r, n)`` with ``x = n * pi/2 + r`` and ``|r| <= pi/4`` (about)."""
     x = np.asarray(x, dtype=np.float64)
-    if np.abs(x).max(initial=0.0) > _MAX_TRIG_ARG:
-        raise ValueError(f"stable_math: trigonometric argument beyond +-{_MAX_TRIG_ARG:g}")
+    x = np.where(np.abs(x) > _FOLD_ABOVE, np.fmod(x, _TWO_PI), x)
     n = np.rint(x * _TWO_OVER_PI)
     r = (x - n * _PIO2_HI) - n * _PIO2_LO
     return r, n.astype(np.int64)
@@ -109,19 +109,24 @@ def _by_quadrant(s: np.ndarray, c: np.ndarray, quadrant: np.ndarray) -> np.ndarr
 
 
 def sin_cos(x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """``(sin(x), cos(x))`` of radians ``x`` (``|x| <= 1e6``), float64."""
+    """``(sin(x), cos(x))`` of radians ``x``, float64.
+
+    Accurate to about 1 ulp for ``|x|`` up to about 1e6; beyond, the
+    reduction by pi/2 loses accuracy (a renderer passes such values only
+    where they are masked out), but the result is still the same on every CPU.
+    """
     r, quadrant = _reduce_quarter_turns(x)
     s, c = _sin_cos_kernels(r)
     return _by_quadrant(s, c, quadrant), _by_quadrant(s, c, quadrant + 1)
 
 
 def sin(x: ArrayLike) -> np.ndarray:
-    """sin of radians ``x`` (``|x| <= 1e6``), float64."""
+    """sin of radians ``x``, float64 (see :func:`sin_cos`)."""
     return sin_cos(x)[0]
 
 
 def cos(x: ArrayLike) -> np.ndarray:
-    """cos of radians ``x`` (``|x| <= 1e6``), float64."""
+    """cos of radians ``x``, float64 (see :func:`sin_cos`)."""
     return sin_cos(x)[1]
 
 
