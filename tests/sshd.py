@@ -5,17 +5,21 @@ port, with a host key, a client key, an ``authorized_keys`` file and a config
 that all live in one temporary folder. It serves SFTP only through
 ``internal-sftp``, so nothing outside that folder is configured or touched.
 Use it through :func:`running_sshd`, which stops the server by its process id
-even when the test fails.
+even when the test fails. A gated server (``gated=True``) serves SFTP through
+``tests/sftp_gate.py`` instead, so a test can hold an upload still at a moment
+chosen by what reached the server (:class:`SftpGate`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +31,9 @@ _SSHD_LOCATIONS = ("/usr/sbin/sshd", "/usr/local/sbin/sshd")
 # sshd refuses to start without its privilege-separation folder, which the
 # Debian package only creates from its init script (not run in containers).
 _PRIVSEP_DIR = Path("/run/sshd")
+# The external SFTP server that a gated server wraps (Debian's openssh-sftp-server).
+_SFTP_SERVER_LOCATIONS = ("/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server", "/usr/libexec/sftp-server")
+_GATE_SCRIPT = Path(__file__).with_name("sftp_gate.py")
 _START_TIMEOUT_S = 20.0
 _STOP_TIMEOUT_S = 10.0
 
@@ -82,16 +89,64 @@ def _child_pids(pid: int) -> list[int]:
     return found
 
 
+def find_sftp_server() -> str | None:
+    """Absolute path of OpenSSH's external ``sftp-server``, or None when it is not installed."""
+    return next((path for path in _SFTP_SERVER_LOCATIONS if os.access(path, os.X_OK)), None)
+
+
+class SftpGate:
+    """The control folder of a gated server's SFTP channels (see ``tests/sftp_gate.py``).
+
+    :meth:`arm` names the moment to hold: the first file opened for writing
+    once ``count`` files match ``pattern`` under ``directory``. From then on
+    no channel passes on a request until :meth:`release`, so the client can
+    neither finish nor go on, however long the test takes to act.
+    """
+
+    def __init__(self, control_dir: Path) -> None:
+        self.control_dir = control_dir
+        control_dir.mkdir(parents=True, exist_ok=True)
+
+    def subsystem(self, sftp_server: str) -> str:
+        """The sshd ``Subsystem sftp`` command that runs ``sftp_server`` behind this gate."""
+        words = [sys.executable, str(_GATE_SCRIPT), str(self.control_dir), sftp_server]
+        # sshd passes the command to the login shell as one string: keep it unquoted and simple.
+        if any(char.isspace() for word in words for char in word):
+            raise ValueError(f"paths for the SFTP gate must not contain spaces: {words}")
+        return " ".join(words)
+
+    def arm(self, directory: Path, pattern: str, count: int) -> None:
+        """Hold every channel at the first write-open once ``count`` files match ``pattern`` in ``directory``."""
+        self.release()
+        armed = {"directory": str(directory), "pattern": pattern, "count": count}
+        (self.control_dir / "armed").write_text(json.dumps(armed))
+
+    @property
+    def holding(self) -> bool:
+        return (self.control_dir / "held").exists()
+
+    def release(self, *, drop_held: bool = False) -> None:
+        """Disarm and let the channels go on; with ``drop_held`` what they hold is never applied."""
+        (self.control_dir / "armed").unlink(missing_ok=True)
+        if drop_held and self.holding:
+            (self.control_dir / "drop").touch()
+            return
+        (self.control_dir / "held").unlink(missing_ok=True)
+        (self.control_dir / "drop").unlink(missing_ok=True)
+
+
 class SshServer:
     """One sshd on 127.0.0.1 that accepts ``user`` with ``client_key`` only.
 
     ``start`` may be called again after ``stop``/``kill`` (same port, same
     keys), which is how tests model a server that crashed and came back.
+    With ``gated=True`` SFTP goes through an :class:`SftpGate` (``gate``).
     """
 
-    def __init__(self, workdir: Path, sshd: str) -> None:
+    def __init__(self, workdir: Path, sshd: str, *, gated: bool = False) -> None:
         self.workdir = workdir
         self.sshd = sshd
+        self.gate: SftpGate | None = SftpGate(workdir / "sftp-gate") if gated else None
         self.host = "127.0.0.1"
         self.port = free_port()
         # The account this process runs as (root in CI), not $USER, which may lie.
@@ -131,7 +186,11 @@ class SshServer:
                     "UsePAM no",
                     # The temporary folder's permissions are not sshd's business.
                     "StrictModes no",
-                    "Subsystem sftp internal-sftp",
+                    f"Subsystem sftp {self._sftp_subsystem()}",
+                    # An external subsystem runs through the login shell, and bash
+                    # sources ~/.bashrc for ssh commands unless SHLVL says it is nested (pyenv's init
+                    # there can stall for a minute on a lock a killed shell left).
+                    "SetEnv SHLVL=1",
                     # DVC opens several SFTP channels per connection (sshfs: up to 10).
                     "MaxSessions 32",
                     "LogLevel VERBOSE",
@@ -139,6 +198,14 @@ class SshServer:
                 ]
             )
         )
+
+    def _sftp_subsystem(self) -> str:
+        if self.gate is None:
+            return "internal-sftp"
+        sftp_server = find_sftp_server()
+        if sftp_server is None:
+            raise RuntimeError(f"a gated server needs OpenSSH's sftp-server; looked in {_SFTP_SERVER_LOCATIONS}")
+        return self.gate.subsystem(sftp_server)
 
     @property
     def pid(self) -> int | None:
@@ -243,9 +310,9 @@ class SshServer:
 
 
 @contextmanager
-def running_sshd(workdir: Path, sshd: str) -> Iterator[SshServer]:
+def running_sshd(workdir: Path, sshd: str, *, gated: bool = False) -> Iterator[SshServer]:
     """A started :class:`SshServer` in ``workdir``, always stopped on exit."""
-    server = SshServer(workdir, sshd)
+    server = SshServer(workdir, sshd, gated=gated)
     try:
         server.start()
         yield server

@@ -29,16 +29,16 @@ import pytest
 import yaml
 
 from conftest import copy_of_repo, run, tool_env
-from sshd import SshServer, find_sshd, running_sshd
+from sshd import SshServer, find_sftp_server, find_sshd, running_sshd
 
 pytestmark = pytest.mark.slow
 
-# Files in the fault-injection project: enough that a push takes seconds, so it
-# can be interrupted with most objects still to go.
+# Files in the fault-injection project: enough that a cut push leaves most of them to go.
 MANY_FILES = 200
 FILE_SIZE_BYTES = 16 * 1024
-# Objects that must have reached the remote before the push is interrupted.
+# Objects in place in the remote when the gate holds the push to be interrupted.
 OBJECTS_BEFORE_INTERRUPT = 3
+# How long a push may take to reach the gate, and a cut client to exit.
 PUSH_DEADLINE_S = 120.0
 
 
@@ -57,6 +57,15 @@ def sshd_executable() -> str:
 def ssh_server(tmp_path: Path, sshd_executable: str) -> Iterator[SshServer]:
     """A fresh server for one test, stopped by its pid afterwards even if the test fails."""
     with running_sshd(tmp_path / "sshd", sshd_executable) as server:
+        yield server
+
+
+@pytest.fixture
+def gated_ssh_server(tmp_path: Path, sshd_executable: str) -> Iterator[SshServer]:
+    """A fresh server whose SFTP goes through a gate that tests arm to hold a push still."""
+    if find_sftp_server() is None:
+        pytest.skip("OpenSSH's sftp-server not found (Debian package openssh-sftp-server)")
+    with running_sshd(tmp_path / "sshd", sshd_executable, gated=True) as server:
         yield server
 
 
@@ -271,54 +280,104 @@ def copy_with_object_of(pushed_remote: Path, tracked_file: Path, tmp_path: Path)
     return remote_dir, object_path(remote_dir, tracked_file.read_bytes())
 
 
-def interrupt_push(
-    repo: Path, remote_dir: Path, interrupt: Callable[[subprocess.Popen[str]], None]
-) -> subprocess.CompletedProcess[str]:
-    """Start ``dvc push``, call ``interrupt(process)`` once a few objects have landed; its result."""
-    push = subprocess.Popen(
-        ["dvc", "push"], cwd=repo, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+def wait_for(condition: Callable[[], bool], failure: str, timeout_s: float = PUSH_DEADLINE_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.01)
+
+
+def crash_server(push: subprocess.Popen[str], server: SshServer, stderr: Path) -> None:
+    """SIGKILL sshd with every connection: what the gate held dies with it."""
+    server.kill()
+
+
+def kill_client(push: subprocess.Popen[str], server: SshServer, stderr: Path) -> None:
+    """SIGKILL the client; the requests it had not yet got through never arrive."""
+    push.send_signal(signal.SIGKILL)
+    push.wait(timeout=PUSH_DEADLINE_S)
+    assert server.gate is not None
+    server.gate.release(drop_held=True)
+
+
+def press_ctrl_c(push: subprocess.Popen[str], server: SshServer, stderr: Path) -> None:
+    """SIGINT the client and, once it has answered, let it wind down (it waits for its open transfers)."""
+    push.send_signal(signal.SIGINT)
+    wait_for(
+        lambda: push.poll() is not None or "interrupted by the user" in stderr.read_text(),
+        f"dvc push did not answer Ctrl-C:\n{stderr.read_text()}",
     )
+    assert server.gate is not None
+    server.gate.release()
+
+
+def interrupt_push(
+    repo: Path, remote_dir: Path, server: SshServer, cut: Callable[..., None], logs: Path
+) -> subprocess.CompletedProcess[str]:
+    """Start ``dvc push``, hold the server once a few objects are in place, ``cut`` it there; its result.
+
+    The cut used to follow a poll of the remote folder and sometimes landed
+    after "202 files pushed" on a busy machine. Now the server's gate holds
+    every request from the first file opened once OBJECTS_BEFORE_INTERRUPT
+    objects are in place: that file exists, empty, its data waiting behind
+    the gate, and the push can neither finish nor go on until the cut is done.
+    """
+    assert server.gate is not None, "interrupted pushes need a gated server"
+    server.gate.arm(remote_dir / "files" / "md5", "??/[!.]*", OBJECTS_BEFORE_INTERRUPT)
+    stdout, stderr = logs / "push.stdout", logs / "push.stderr"
+    with stdout.open("w") as out, stderr.open("w") as err:
+        push = subprocess.Popen(["dvc", "push"], cwd=repo, env=tool_env(), stdout=out, stderr=err, text=True)
     try:
-        deadline = time.monotonic() + PUSH_DEADLINE_S
-        while len(remote_objects(remote_dir)) < OBJECTS_BEFORE_INTERRUPT:
-            assert push.poll() is None, f"push ended before it could be interrupted:\n{push.communicate()}"
-            assert time.monotonic() < deadline, "push did not start uploading in time"
-            time.sleep(0.01)
-        interrupt(push)
-        stdout, stderr = push.communicate(timeout=PUSH_DEADLINE_S)
+        wait_for(lambda: server.gate.holding or push.poll() is not None, "push did not reach the gate in time")
+        assert push.poll() is None, f"push ended before the gate held it:\n{stdout.read_text()}{stderr.read_text()}"
+        cut(push, server, stderr)
+        push.wait(timeout=PUSH_DEADLINE_S)
     finally:
         if push.poll() is None:
             push.kill()
             push.wait()
-    return subprocess.CompletedProcess(push.args, push.returncode, stdout, stderr)
+    return subprocess.CompletedProcess(push.args, push.returncode, stdout.read_text(), stderr.read_text())
 
 
-@pytest.mark.parametrize("how", ["server crashes", "client killed", "client interrupted (Ctrl-C)"])
+@pytest.mark.parametrize(
+    "cut",
+    [crash_server, kill_client, press_ctrl_c],
+    ids=["server crashes", "client killed", "client interrupted (Ctrl-C)"],
+)
 def test_interrupted_push_leaves_the_remote_usable(
-    how: str, data_repo: Path, ssh_server: SshServer, tmp_path: Path
+    cut: Callable[..., None], data_repo: Path, gated_ssh_server: SshServer, tmp_path: Path
 ) -> None:
+    """The remote after a cut push holds only whole objects, and a second push completes it.
+
+    Why this fails where the remote could be left corrupt: at the cut one
+    file has been created and none of its data written. dvc-ssh creates it
+    under a temporary dot-name and renames it into place when complete; an
+    upload that wrote objects straight to their final names would leave an
+    empty or partial file under an object's name, which
+    ``objects_not_matching_their_name`` lists. Checked by making dvc-ssh's
+    ``_put_file`` write to the final name (sshfs's own ``_put_file``): all
+    three cases then fail on that assertion.
+    """
+    server = gated_ssh_server
     remote_dir = tmp_path / "remote"
-    repo = pusher_clone(data_repo, ssh_server, remote_dir, tmp_path / "pusher")
-    actions = {
-        "server crashes": lambda push: ssh_server.kill(),
-        "client killed": lambda push: push.send_signal(signal.SIGKILL),
-        "client interrupted (Ctrl-C)": lambda push: push.send_signal(signal.SIGINT),
-    }
+    repo = pusher_clone(data_repo, server, remote_dir, tmp_path / "pusher")
 
-    cut = interrupt_push(repo, remote_dir, actions[how])
+    cut_push = interrupt_push(repo, remote_dir, server, cut, tmp_path)
 
-    assert cut.returncode != 0, f"push was not interrupted:\n{cut.stdout}\n{cut.stderr}"
-    ssh_server.wait_until_idle()
+    assert cut_push.returncode != 0, f"push was not interrupted:\n{cut_push.stdout}\n{cut_push.stderr}"
+    server.wait_until_idle()
+    assert server.gate is not None
+    server.gate.release()
     landed = remote_objects(remote_dir)
-    assert len(landed) < MANY_FILES, "the interrupted push uploaded everything"
+    assert OBJECTS_BEFORE_INTERRUPT <= len(landed) < MANY_FILES, f"{len(landed)} objects landed"
     assert objects_not_matching_their_name(remote_dir) == []
-    if ssh_server.pid is None:
-        ssh_server.start()
+    if server.pid is None:
+        server.start()
     resumed = run(["dvc", "push"], repo)
     assert f"{MANY_FILES + 2 - len(landed)} files pushed" in resumed.stdout, resumed.stdout
 
     assert objects_not_matching_their_name(remote_dir) == []
-    puller = fresh_clone_with_remote(data_repo, ssh_server, remote_dir, tmp_path / "puller")
+    puller = fresh_clone_with_remote(data_repo, server, remote_dir, tmp_path / "puller")
     run(["dvc", "pull"], puller)
     assert "in sync" in run(["dvc", "status", "-c"], puller).stdout
     assert file_digests(puller, ["shards", "scaled.txt"]) == file_digests(data_repo, ["shards", "scaled.txt"])
