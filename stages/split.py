@@ -7,9 +7,9 @@ from collections import Counter
 from pathlib import Path
 
 from textile_defects.data.manifest import MANIFEST_NAME, read_manifest, write_manifest
-from textile_defects.data.split import split_manifest
+from textile_defects.data.split import SplitConfig, split_manifest
 from textile_defects.utils.atomic import atomic_output_dir
-from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
+from textile_defects.utils.stage import load_params, run_stage, stage_parser
 
 log = logging.getLogger("stages.split")
 
@@ -20,12 +20,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder: <out>/{train,val}/manifest.csv")
     args = parser.parse_args()
     params = load_params(args.params)
-    settings = section(params, "split")
+    config = SplitConfig.from_section(params.get("split"), params.get("classes", ()))
     rows = read_manifest(args.manifest)
     out_dir = args.out.resolve()
-    by_split = split_manifest(
-        rows, args.manifest, out_dir, settings["val_originals"], params["classes"], int(settings["seed"])
-    )
+    by_split = split_manifest(rows, args.manifest, out_dir, config)
     with atomic_output_dir(out_dir) as staging:
         for split, split_rows in by_split.items():
             # Paths were computed against the final folder; the staging folder is its sibling at the same depth.
