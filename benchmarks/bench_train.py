@@ -39,7 +39,7 @@ from textile_defects.data.manifest import write_manifest
 from textile_defects.data.sample import make_image
 from textile_defects.models.network import build_model
 from textile_defects.training.config import TrainConfig
-from textile_defects.training.devices import setup_device
+from textile_defects.training.devices import setup_training_device
 from textile_defects.training.losses import build_loss
 from textile_defects.training.loop import run_pass
 from textile_defects.training.samplers import build_sampler
@@ -81,23 +81,19 @@ def main() -> None:
     args = parser.parse_args()
     setup_logging("WARNING")
     params = yaml.safe_load(Path(args.params).read_text())
-    config = TrainConfig.from_section(params[args.variant], args.variant)
+    config = TrainConfig.from_section(params[args.variant], args.variant, encoder=params["encoder"])
     classes = list(params["classes"])
-    setup = setup_device(config.device, config.amp)
+    setup = setup_training_device(config.device, config.amp)
 
     with tempfile.TemporaryDirectory() as scratch:
         manifest = args.manifest or (DEFAULT_MANIFEST if DEFAULT_MANIFEST.is_file() else None)
         manifest = manifest or sample_manifest(Path(scratch), classes, config.batch_size * args.batches)
         started = time.perf_counter()
-        dataset = CachedImageDataset.from_manifest(manifest, classes, config.image_size, memory_limit_mb=config.cache_memory_mb)
+        dataset = CachedImageDataset.from_manifest(manifest, classes, config.model.image_size, memory_limit_mb=config.cache_memory_mb)
         decode_s = time.perf_counter() - started
 
         torch.manual_seed(config.seed)
-        model = build_model(
-            encoder=params["encoder"], weights=args.weights or params["weights"], classes=classes, head=config.head,
-            classifier=config.classifier, hidden_units=config.hidden_units, dropout=config.dropout,
-            head_dropout=config.head_dropout, cosine_scale=config.cosine_scale, input_size=config.input_size,
-        ).to(setup.device)
+        model = build_model(config.model, classes, args.weights or params["weights"]).to(setup.device)
         model.freeze_encoder()
         counts = originals_per_class(dataset.labels, dataset.original_ids, len(classes))
         counts = [max(count, 1) for count in counts]
@@ -128,7 +124,7 @@ def main() -> None:
 
     path_rate, memory_rate = images / min(path_s), images / min(memory_s)
     epoch_s = len(dataset) / path_rate
-    print(f"encoder {params['encoder']}, image_size {config.image_size}, input_size {config.input_size}, "
+    print(f"encoder {params['encoder']}, image_size {config.model.image_size}, input_size {config.model.input_size}, "
           f"batch {config.batch_size}, device {setup.device}, {torch.get_num_threads()} threads")
     print(f"decode once: {len(dataset)} images in {decode_s:.1f} s ({len(dataset) / decode_s:.0f} images/s)")
     print(f"training, data path:  {path_rate:7.2f} images/s")

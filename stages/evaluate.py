@@ -28,7 +28,7 @@ def main() -> None:
     if not args.test.is_file():
         log.info("%s not found: no test set to score, skipping it", args.test)
         del sets["test"]
-    evaluate_models(args.models, sets, args.histories, args.metrics_dir, args.reports_dir, params.get("good_class"), config)
+    evaluate_models(args.models, sets, args.histories, args.metrics_dir, args.reports_dir, config)
 
 
 if __name__ == "__main__":

@@ -34,9 +34,9 @@ def main() -> None:
     job = TrainJob(
         variant=args.variant,
         config=config,
-        encoder=str(params["encoder"]),
         weights=str(params["weights"]),
         classes=tuple(params["classes"]),
+        good_class=str(params["good_class"]),
         train_manifest=args.train,
         val_manifest=args.val,
         model_path=args.model,

@@ -2,27 +2,50 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-from textile_defects import CLASSES
 from textile_defects.data.manifest import relative_to_manifest, write_manifest
 from textile_defects.models.checkpoint import save_checkpoint
+from textile_defects.models.config import ModelConfig
 from textile_defects.models.network import build_model
 
+CLASSES = ("non_defect", "hole", "lycra_cut", "needle", "twoply")
 IMAGE_SIZE = (64, 36)
 """(W, H) the tiny model reads; stored test images are larger, so resizing is exercised."""
 
+SMALL_MODEL = ModelConfig(
+    # SqueezeNet has no batch norm, so even at random initialisation its output depends on the
+    # image (a random-init MobileNetV3 answers every image alike, which would hide preprocessing bugs).
+    encoder="squeezenet1",
+    image_size=IMAGE_SIZE,
+    input_size=32,
+    head="resize",
+    classifier="mlp",
+    hidden_units=(256, 128),
+    dropout=0.3,
+    head_dropout=0.1,
+    cosine_scale=16.0,
+)
+"""A model small enough to build and run in a test: the report's layers on a 32 px encoder input."""
 
-def tiny_checkpoint(path: Path, seed: int = 0) -> Path:
-    """A random-init mobilenet_v3 with a 32 px encoder input, saved as a real checkpoint."""
+
+def model_config(**overrides: Any) -> ModelConfig:
+    """:data:`SMALL_MODEL` with some fields replaced (e.g. ``encoder="resnet18"``)."""
+    return dataclasses.replace(SMALL_MODEL, **overrides)
+
+
+def tiny_checkpoint(path: Path, seed: int = 0, good_class: str = "non_defect") -> Path:
+    """A random-init :data:`SMALL_MODEL` (32 px encoder input), saved as a real checkpoint."""
     torch.manual_seed(seed)
-    model = build_model(encoder="mobilenet_v3", weights="none", classes=CLASSES, head="resize", input_size=32)
-    return save_checkpoint(path, model, image_size=IMAGE_SIZE)
+    model = build_model(SMALL_MODEL, CLASSES, weights="none")
+    return save_checkpoint(path, model, good_class=good_class)
 
 
 def write_images(folder: Path, labels: Sequence[str], seed: int = 0, size: tuple[int, int] = (128, 72)) -> list[Path]:

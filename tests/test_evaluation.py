@@ -15,16 +15,15 @@ from PIL import Image
 from scipy.stats import binomtest
 from sklearn.metrics import f1_score
 
-from evaluation_fixtures import tiny_checkpoint, write_history, write_image_manifest, write_images
-from textile_defects import CLASSES
+from evaluation_fixtures import CLASSES, tiny_checkpoint, write_history, write_image_manifest, write_images
 from textile_defects.errors import ConfigError, DataError
 from textile_defects.evaluation.config import EvaluateConfig
 from textile_defects.evaluation.evaluate import evaluate_models
 from textile_defects.evaluation.intervals import clopper_pearson
-from textile_defects.metrics import classification_metrics, defect_vs_good
 from textile_defects.evaluation.plots import confusion_png, misclassified_png, training_curves_png
 from textile_defects.evaluation.report import confusion_csv, model_metrics
 from textile_defects.evaluation.scoring import SetPredictions
+from textile_defects.metrics import classification_metrics, defect_vs_good
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG = EvaluateConfig(batch_size=4, workers=2, device="cpu", confidence=0.95, misclassified_max=4, thumb_width=64)
@@ -126,8 +125,15 @@ def test_evaluate_config_names_the_wrong_key() -> None:
     assert EvaluateConfig.from_section(values).batch_size == 4
     with pytest.raises(ConfigError, match="confidence"):
         EvaluateConfig.from_section({**values, "confidence": 95})
-    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['batchsize'\]"):
-        EvaluateConfig.from_section({**values, "batchsize": 4})
+    # Every problem at once, each with its key path: a user fixes params.yaml in one pass.
+    with pytest.raises(ConfigError) as raised:
+        EvaluateConfig.from_section({**values, "batchsize": 4, "workers": 1.5, "device": "tpu"})
+    message = str(raised.value)
+    assert "3 problem(s)" in message
+    assert "evaluate.batchsize: unknown key" in message
+    assert "evaluate.workers: got 1.5" in message and "evaluate.device: got 'tpu'" in message
+    with pytest.raises(ConfigError, match="evaluate.thumb_width: missing"):
+        EvaluateConfig.from_section({key: value for key, value in values.items() if key != "thumb_width"})
 
 
 # --- pictures ---------------------------------------------------------------------------
@@ -187,7 +193,6 @@ def _run_evaluate(root: Path, sets: tuple[str, ...]) -> dict:
         [root / "reports/train/baseline_history.csv", root / "reports/train/post_baseline_history.csv"],
         root / "metrics",
         root / "reports/evaluate",
-        "non_defect",
         CONFIG,
     )
 
@@ -239,7 +244,6 @@ def test_evaluate_lists_unreadable_images_and_keeps_old_outputs(tiny_project: Pa
             [tiny_project / "reports/train/baseline_history.csv"],
             tiny_project / "metrics",
             tiny_project / "reports/evaluate",
-            "non_defect",
             CONFIG,
         )
     assert images[0].name in str(raised.value) and images[2].name in str(raised.value)
@@ -249,7 +253,7 @@ def test_evaluate_lists_unreadable_images_and_keeps_old_outputs(tiny_project: Pa
 def test_stage_script_skips_a_missing_test_set(tiny_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     params = tmp_path / "params.yaml"
     params.write_text(
-        "good_class: non_defect\nevaluate: {batch_size: 8, workers: 1, device: cpu, confidence: 0.9,"
+        "evaluate: {batch_size: 8, workers: 1, device: cpu, confidence: 0.9,"
         " misclassified_max: 4, thumb_width: 48}\n"
     )
     root = tiny_project
@@ -267,6 +271,22 @@ def test_stage_script_skips_a_missing_test_set(tiny_project: Path, tmp_path: Pat
     metrics = json.loads((tmp_path / "metrics/baseline.json").read_text())
     assert set(metrics) == {"val_originals", "val"}
     assert metrics["val"]["defect_vs_good"]["confidence"] == 0.9
+
+
+def test_evaluate_takes_the_good_class_from_each_checkpoint(tiny_project: Path, tmp_path: Path) -> None:
+    # A model whose good class is "hole": its defect-vs-good figures count the 2 holes as good.
+    model = tiny_checkpoint(tmp_path / "models/hole_is_good.pt", seed=0, good_class="hole")
+    evaluate_models(
+        [model],
+        {"val_originals": tiny_project / "sets/originals/manifest.csv"},
+        [tiny_project / "reports/train/baseline_history.csv"],
+        tmp_path / "metrics",
+        tmp_path / "reports",
+        CONFIG,
+    )
+    binary = json.loads((tmp_path / "metrics/hole_is_good.json").read_text())["val_originals"]["defect_vs_good"]
+    assert binary["tn"] + binary["fp"] == LABELS.count("hole")
+    assert binary["tp"] + binary["fn"] == len(LABELS) - LABELS.count("hole")
 
 
 # --- intervals on augmented sets count photos (issue 11, item 5) -----------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,10 @@ import torch.nn.functional as F
 import torchvision.models as tvm
 from PIL import Image
 
+from evaluation_fixtures import model_config
 from textile_defects.errors import ConfigError, DataError, WeightsError
-from textile_defects.models import ENCODERS, build_encoder, build_model, load_checkpoint, save_checkpoint
-from textile_defects.models.checkpoint import params_hash
+from textile_defects.models import ENCODERS, ModelConfig, build_encoder, build_model, load_checkpoint, save_checkpoint
+from textile_defects.models.checkpoint import FORMAT, params_hash
 from textile_defects.models.classifiers import CosineLinear, build_classifier
 from textile_defects.models.head import LearnedDownsampler, ResizeHead
 from textile_defects.models.network import DefectClassifier
@@ -29,10 +31,13 @@ def _images(n: int = 2, height: int = 72, width: int = 128, seed: int = 0) -> to
     return torch.rand(n, 3, height, width, generator=torch.Generator().manual_seed(seed))
 
 
-def _small_model(encoder: str = "resnet18", **overrides: object) -> DefectClassifier:
+def _config(encoder: str = "resnet18", **overrides: object) -> ModelConfig:
+    return model_config(**{"encoder": encoder, "head": "learned", "input_size": SMALL, **overrides})
+
+
+def _small_model(encoder: str = "resnet18", classes: tuple[str, ...] = CLASSES, **overrides: object) -> DefectClassifier:
     torch.manual_seed(0)
-    kwargs = {"encoder": encoder, "weights": "none", "classes": CLASSES, "input_size": SMALL, **overrides}
-    return build_model(**kwargs)  # type: ignore[arg-type]
+    return build_model(_config(encoder, **overrides), classes, weights="none")
 
 
 @functools.cache
@@ -195,7 +200,7 @@ def test_mlp_classifier_has_the_reports_layers() -> None:
     assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in classifier.modules()) == 2
 
 
-@pytest.mark.parametrize("overrides", [{"head": "crop"}, {"classifier": "svm"}, {"classes": ["a", "a"]}])
+@pytest.mark.parametrize("overrides", [{"head": "crop"}, {"classifier": "svm"}, {"classes": ("a", "a")}])
 def test_bad_build_settings_are_config_errors(overrides: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         _small_model(**overrides)
@@ -250,7 +255,7 @@ def test_model_trains_under_bfloat16_autocast_in_channels_last() -> None:
 
 
 def test_param_groups_hold_every_parameter_once() -> None:
-    model = _small_model("squeezenet1", classifier="cosine", cosine_learnable_scale=True)
+    model = _small_model("squeezenet1", classifier="cosine")
     groups = model.param_groups(lr_head=1e-3, lr_encoder=1e-4, weight_decay=1e-5)
     assert [(g["name"], g["lr"]) for g in groups] == [("head", 1e-3), ("encoder", 1e-4)]
     listed = [id(p) for g in groups for p in g["params"]]
@@ -272,7 +277,7 @@ def _trained_looking(model: DefectClassifier) -> DefectClassifier:
 def test_checkpoint_round_trip_gives_identical_logits_and_describes_itself(tmp_path: Path) -> None:
     model = _trained_looking(_small_model("shufflenet_v2", classifier="cosine", cosine_scale=12.0))
     params = {"seed": 7, "lr_head": 1e-3}
-    path = save_checkpoint(tmp_path / "m.pt", model, image_size=(128, 72), params=params, extra={"best_epoch": 3})
+    path = save_checkpoint(tmp_path / "m.pt", model, good_class="non_defect", params=params, extra={"best_epoch": 3})
     rng_before = torch.get_rng_state()
     loaded, meta = load_checkpoint(path)
     assert torch.equal(torch.get_rng_state(), rng_before), "loading must not consume the global RNG"
@@ -280,28 +285,67 @@ def test_checkpoint_round_trip_gives_identical_logits_and_describes_itself(tmp_p
     with torch.no_grad():
         assert torch.equal(loaded(images), model(images))
     assert not loaded.training
-    assert meta["classes"] == list(CLASSES)
-    assert meta["encoder"] == "shufflenet_v2" and meta["input_size"] == SMALL
-    assert meta["image_size"] == [128, 72]
-    assert meta["normalisation"]["mean"] == list(model.spec.mean)
-    assert meta["build_kwargs"]["cosine_scale"] == 12.0
+    assert loaded.config == model.config == _config("shufflenet_v2", classifier="cosine", cosine_scale=12.0)
+    assert loaded.classes == CLASSES and meta["classes"] == list(CLASSES) and meta["good_class"] == "non_defect"
+    assert meta["model"] == model.config.as_dict() and meta["model"]["image_size"] == list(model.config.image_size)
+    assert meta["preprocessing"] == {
+        "pixels": meta["preprocessing"]["pixels"],
+        "resize": "bilinear",
+        "mean": list(model.spec.mean),
+        "std": list(model.spec.std),
+    }
     assert meta["params_sha256"] == params_hash(params)
     assert meta["extra"] == {"best_epoch": 3}
+
+
+def test_the_checkpoint_stores_the_model_description_once(tmp_path: Path) -> None:
+    path = save_checkpoint(tmp_path / "m.pt", _shared_model("squeezenet1"), good_class="non_defect", params={"seed": 7})
+    payload = torch.load(path, weights_only=True)
+    described = {key for key, value in payload.items() if key != "state_dict"}
+    assert described == {
+        "format", "format_version", "model", "classes", "good_class", "preprocessing",
+        "encoder_weights", "params", "params_sha256", "versions", "extra",
+    }  # fmt: skip
+    # Encoder and classes live in one place each (no build_kwargs, no top-level encoder copy).
+    text = repr({key: payload[key] for key in described - {"model", "classes"}})
+    assert "squeezenet1" not in text and "lycra_cut" not in text
+
+
+def test_the_encoder_input_side_is_stored_resolved(tmp_path: Path) -> None:
+    # input_size None means "the encoder's own"; the checkpoint keeps the side actually built.
+    model = build_model(_config("squeezenet1", input_size=None), CLASSES, weights="none")
+    assert model.config.input_size == ENCODERS["squeezenet1"].spec.input_size
+    loaded, _ = load_checkpoint(save_checkpoint(tmp_path / "m.pt", model, good_class="non_defect"))
+    assert loaded.config.input_size == model.config.input_size
 
 
 def test_saving_the_same_model_twice_gives_identical_bytes(tmp_path: Path) -> None:
     model = _shared_model("squeezenet1")
     digests = set()
     for name in ("a.pt", "b.pt"):
-        path = save_checkpoint(tmp_path / name, model, image_size=(128, 72), params={"seed": 7})
+        path = save_checkpoint(tmp_path / name, model, good_class="non_defect", params={"seed": 7})
         digests.add(hashlib.sha256(path.read_bytes()).hexdigest())
     assert len(digests) == 1
 
 
-def test_build_kwargs_that_contradict_the_model_are_refused(tmp_path: Path) -> None:
-    model = _shared_model("squeezenet1")
-    with pytest.raises(ConfigError, match="classifier"):
-        save_checkpoint(tmp_path / "m.pt", model, image_size=(128, 72), build_kwargs={"classifier": "cosine"})
+def test_a_good_class_outside_the_classes_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="'good'"):
+        save_checkpoint(tmp_path / "m.pt", _shared_model("squeezenet1"), good_class="good")
+
+
+def test_an_old_format_checkpoint_asks_for_retraining(tmp_path: Path) -> None:
+    old = tmp_path / "old.pt"
+    torch.save({"format": FORMAT, "format_version": 1, "state_dict": {}, "build_kwargs": {}}, old)
+    with pytest.raises(DataError, match="re-train with dvc repro"):
+        load_checkpoint(old)
+
+
+def test_loading_a_checkpoint_does_not_claim_random_initialisation(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = save_checkpoint(tmp_path / "m.pt", _shared_model("squeezenet1"), good_class="non_defect", extra={"kept_epoch": 4})
+    caplog.set_level(logging.DEBUG)
+    load_checkpoint(path)
+    assert "random initialisation" not in caplog.text
+    assert str(path) in caplog.text and "squeezenet1" in caplog.text and "kept epoch 4" in caplog.text
 
 
 def test_unusable_checkpoint_files_are_data_errors(tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from PIL import Image
 
-from evaluation_fixtures import tiny_checkpoint, write_image_manifest, write_images
-from textile_defects import CLASSES
+from evaluation_fixtures import CLASSES, SMALL_MODEL, tiny_checkpoint, write_image_manifest, write_images
 from textile_defects.evaluation.config import EvaluateConfig
 from textile_defects.evaluation.evaluate import evaluate_models
 from textile_defects.predict import find_images, main, predict
@@ -59,7 +60,7 @@ def test_predict_reproduces_evaluate_on_the_validation_originals(model: Path, ph
     config = EvaluateConfig(batch_size=4, workers=1, device="cpu", confidence=0.95, misclassified_max=2, thumb_width=48)
     history = tmp_path / "history.csv"
     history.write_text("epoch,val_f1_macro\n1,0.5\n")
-    results = evaluate_models([model], {"val_originals": manifest}, [history], tmp_path / "metrics", tmp_path / "reports", "non_defect", config)
+    results = evaluate_models([model], {"val_originals": manifest}, [history], tmp_path / "metrics", tmp_path / "reports", config)
     evaluated = results["post_baseline"]["val_originals"]
 
     # A different batch size and the broken files in the folder must not change any image's result.
@@ -133,3 +134,58 @@ def test_a_single_image_is_named_as_given(model: Path, tmp_path: Path) -> None:
     predictions = predict([str(image), "--model", str(model), "--out", str(out), "--device", "cpu"])
     assert len(predictions) == 1 and predictions[0].probabilities is not None
     assert list(read_rows(out)) == [str(image)]
+
+
+def _probabilities(model: Path, image: Path, out: Path) -> np.ndarray:
+    prediction = predict([str(image), "--model", str(model), "--out", str(out), "--device", "cpu"])[0]
+    assert prediction.probabilities is not None, prediction.error
+    return prediction.probabilities
+
+
+def test_a_phone_photo_and_a_16_bit_png_are_classified_as_their_upright_8_bit_self(model: Path, tmp_path: Path) -> None:
+    # Grey pixels, so the 16-bit copy (value * 257) holds exactly the same picture; a left-to-right
+    # ramp under the noise, so a sideways copy is a different picture.
+    noise = np.random.default_rng(5).integers(0, 96, (90, 160))
+    grey = (noise + np.linspace(0, 159, 160)[None, :]).astype(np.uint8)
+    upright = tmp_path / "upright.png"
+    Image.fromarray(grey).convert("RGB").save(upright)
+    expected = _probabilities(model, upright, tmp_path / "p.csv")
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # a phone held upright: stored sideways, "rotate 90 degrees clockwise to view"
+    rotated = tmp_path / "phone.png"
+    Image.fromarray(grey).convert("RGB").transpose(Image.Transpose.ROTATE_90).save(rotated, exif=exif.tobytes())
+    deep = tmp_path / "deep.png"
+    Image.fromarray(grey.astype(np.uint16) * 257).save(deep)
+    assert Image.open(deep).mode == "I;16"
+    for variant in (rotated, deep):
+        probabilities = _probabilities(model, variant, tmp_path / "p.csv")
+        np.testing.assert_allclose(probabilities, expected, atol=1e-6, err_msg=variant.name)
+        assert probabilities.argmax() == expected.argmax()
+    # The sideways pixels themselves give another answer: the test would catch a loader that ignores EXIF.
+    sideways = tmp_path / "sideways.png"
+    Image.fromarray(grey).convert("RGB").transpose(Image.Transpose.ROTATE_90).save(sideways)  # no EXIF
+    assert not np.allclose(_probabilities(model, sideways, tmp_path / "p.csv"), expected, atol=1e-6)
+
+
+def test_predict_logs_the_checkpoint_it_loads_and_keeps_inference_nondeterministic(
+    model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    image = write_images(tmp_path, ["hole"])[0]
+    torch.use_deterministic_algorithms(False)  # as a fresh process starts (a training test may have run before)
+    caplog.set_level(logging.INFO)
+    predict([str(image), "--model", str(model), "--out", str(tmp_path / "p.csv"), "--device", "cpu"])
+    assert "random initialisation" not in caplog.text
+    assert f"Loaded checkpoint {model}" in caplog.text and SMALL_MODEL.encoder in caplog.text
+    assert str(list(CLASSES)) in caplog.text
+    assert not torch.are_deterministic_algorithms_enabled(), "inference must not switch on training's global settings"
+
+
+def test_the_good_class_comes_from_the_checkpoint(tmp_path: Path) -> None:
+    checkpoint = tiny_checkpoint(tmp_path / "hole_is_good.pt", seed=3, good_class="hole")
+    images = write_images(tmp_path / "photos", LABELS)
+    out = tmp_path / "p.csv"
+    predict([str(tmp_path / "photos"), "--model", str(checkpoint), "--out", str(out), "--device", "cpu"])
+    rows = read_rows(out)
+    assert len(rows) == len(images)
+    assert all(row["defective"] == ("no" if row["predicted"] == "hole" else "yes") for row in rows.values())

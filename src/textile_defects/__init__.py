@@ -2,12 +2,8 @@
 
 The library is importable on its own; stage scripts under ``stages/`` load
 ``params.yaml`` and pass plain values in. Nothing here reads ``params.yaml``.
+The classes and the good class are params (``classes``, ``good_class``);
+each checkpoint stores its own, and evaluate and predict read them there.
 """
-
-CLASSES: tuple[str, ...] = ("non_defect", "hole", "lycra_cut", "needle", "twoply")
-"""The report's five classes, in the order used for logits and reports.
-``non_defect`` is the one "good" class; every other class is a defect."""
-
-GOOD_CLASS = "non_defect"
 
 __version__ = "0.1.0"

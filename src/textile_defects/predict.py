@@ -7,8 +7,8 @@ class's probability, and whether the fabric is defective (any class but the
 good one). A folder is searched recursively for .jpg, .jpeg and .png files
 (any letter case). A file that cannot be read gets a row with an ``error``
 and is skipped; it never stops the batch. The checkpoint carries its classes,
-input size and normalisation, and images go through the same preprocessing as
-in training and evaluation (:mod:`textile_defects.evaluation.inference`).
+its good class, input size and normalisation, and images go through the same
+preprocessing as in ingest, training and evaluation (:mod:`textile_defects.inference`).
 
 Exit status: 0 when at least one image was classified; 2 when the model is
 missing or unusable, no image was found, or none could be read.
@@ -24,13 +24,13 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from textile_defects import GOOD_CLASS
 from textile_defects.data.images import has_supported_suffix, is_ignored_name
+from textile_defects.devices import resolve_device
 from textile_defects.errors import ConfigError, DataError
-from textile_defects.evaluation.inference import ImagePrediction, predict_files
+from textile_defects.inference import ImagePrediction, predict_files
 from textile_defects.models.checkpoint import load_checkpoint
-from textile_defects.training.devices import setup_device
 from textile_defects.utils.atomic import atomic_write_text
+from textile_defects.utils.params import DEVICES
 from textile_defects.utils.stage import run_stage
 
 log = logging.getLogger("textile_defects.predict")
@@ -102,8 +102,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", type=Path, default=Path("models/post_baseline.pt"), help="checkpoint (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("predictions.csv"), help="output CSV (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default: %(default)s)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: %(default)s")
-    parser.add_argument("--good-class", default=GOOD_CLASS, help="the class meaning good fabric (default: %(default)s)")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="default: %(default)s")
+    parser.add_argument("--good-class", help="the class meaning good fabric (default: the checkpoint's)")
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -114,18 +114,18 @@ def predict(argv: Sequence[str] | None = None) -> list[ImagePrediction]:
     """Run the CLI with ``argv``: classify, write the CSV, log a summary; returns every prediction."""
     args = parse_args(argv)
     model, meta = load_checkpoint(args.model, map_location="cpu")
-    classes = list(meta["classes"])
-    if args.good_class not in classes:
-        raise ConfigError(f"--good-class {args.good_class!r} is not a class of {args.model} ({classes}).")
+    classes = list(model.classes)
+    good_class = args.good_class or meta["good_class"]
+    if good_class not in classes:
+        raise ConfigError(f"--good-class {good_class!r} is not a class of {args.model} ({classes}).")
     images = find_images(args.source)
     if not images:
         raise DataError(f"{args.source}: no .jpg, .jpeg or .png files found (searched recursively).")
-    log.info("classifying %d image(s) with %s (%s)", len(images), args.model, meta["encoder"])
-    image_size = (int(meta["image_size"][0]), int(meta["image_size"][1]))
-    device = setup_device(args.device, amp="off")
-    predictions = list(predict_files(model, image_size, images, device, batch_size=args.batch_size))
-    atomic_write_text(args.out, predictions_csv(predictions, classes, args.good_class, args.source))
-    _summarise(predictions, classes, args.good_class, args.out)
+    log.info("classifying %d image(s) with %s", len(images), args.model)
+    device = resolve_device(args.device)
+    predictions = list(predict_files(model, model.config.image_size, images, device, batch_size=args.batch_size))
+    atomic_write_text(args.out, predictions_csv(predictions, classes, good_class, args.source))
+    _summarise(predictions, classes, good_class, args.out)
     if all(p.probabilities is None for p in predictions):
         raise DataError(f"none of the {len(images)} file(s) under {args.source} could be read; see {args.out}.")
     return predictions

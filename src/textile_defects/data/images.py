@@ -1,7 +1,10 @@
-"""Reading one raw image file, checking it, and normalising it to 8-bit RGB PNG.
+"""Reading one image file, checking it, and turning it into upright 8-bit RGB pixels.
 
 Everything here is about a single file; walking folders, labels and
-duplicates live in :mod:`textile_defects.data.ingest`.
+duplicates live in :mod:`textile_defects.data.ingest`. Two entry points
+share one conversion (:func:`upright_rgb8`): :func:`normalise_file` (ingest:
+strict checks, full size, PNG bytes) and :func:`prepare_image` (training,
+evaluation and predict: pixels resized to the model's input).
 
 The normal form every later stage can rely on:
 
@@ -19,6 +22,7 @@ ICC profiles are dropped, not applied: pixel values are kept as stored.
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from textile_defects.errors import DataError
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png")
 """File-name endings read as images, compared case-insensitively."""
@@ -53,6 +59,10 @@ _SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 # zlib level 1: on noisy 1270x720 fabric photos it encodes in ~0.6x the time
 # of Pillow's default level 6 for ~1.1x the bytes; encoding dominates ingest.
 _PNG_COMPRESS_LEVEL = 1
+
+RESIZE_FILTER = "bilinear"
+"""The one resizing filter (PIL's bilinear, antialiased when shrinking); checkpoints record its name."""
+_RESAMPLE = Image.Resampling.BILINEAR
 
 
 class ImageProblem(Exception):
@@ -109,8 +119,7 @@ def normalise_file(path: str | Path) -> NormalisedImage:
     """
     notes: list[str] = []
     image = _decode_fully(Path(path), notes)
-    upright, orientation = _apply_exif_orientation(image, notes)
-    rgb = to_rgb8(upright, notes)
+    rgb, orientation = upright_rgb8(image, notes)
     return NormalisedImage(
         png_bytes=encode_png(rgb),
         width=rgb.width,
@@ -120,6 +129,39 @@ def normalise_file(path: str | Path) -> NormalisedImage:
         exif_orientation=orientation,
         notes=tuple(notes),
     )
+
+
+def upright_rgb8(image: Image.Image, notes: list[str] | None = None) -> tuple[Image.Image, int]:
+    """``image`` upright (EXIF orientation applied) in 8-bit RGB (see :func:`to_rgb8`), and the orientation applied."""
+    notes = notes if notes is not None else []
+    upright, orientation = _apply_exif_orientation(image, notes)
+    return to_rgb8(upright, notes), orientation
+
+
+def prepare_image(source: str | os.PathLike[str] | Image.Image, image_size: tuple[int, int]) -> np.ndarray:
+    """THE model input of one image: (H, W, 3) uint8 RGB at ``image_size`` = (W, H).
+
+    ``source`` is a file or an opened image. It is made upright and 8-bit RGB
+    exactly as ingest does (:func:`upright_rgb8`: EXIF orientation, 16-bit
+    scaled, alpha on white, palette, CMYK, grayscale), then resized with
+    :data:`RESIZE_FILTER`, ignoring aspect ratio (as the model does); an image
+    already at ``image_size`` is not resampled. Training, evaluation and
+    predict all read pixels here, so a photo is seen the same way by each.
+    Raises :class:`DataError` naming the file when it cannot be decoded or converted.
+    """
+    try:
+        if isinstance(source, Image.Image):
+            rgb, _ = upright_rgb8(source)
+        else:
+            with Image.open(source) as image:
+                image.load()
+                rgb, _ = upright_rgb8(image)
+    except (OSError, UnidentifiedImageError, ImageProblem) as exc:
+        raise DataError(f"{source}: cannot decode image ({exc}); re-run the stage that wrote it (dvc repro).") from exc
+    width, height = image_size
+    if rgb.size != (width, height):
+        rgb = rgb.resize((width, height), _RESAMPLE)
+    return np.asarray(rgb, dtype=np.uint8)
 
 
 @contextmanager
@@ -232,7 +274,8 @@ def _apply_exif_orientation(image: Image.Image, notes: list[str]) -> tuple[Image
     """Return the upright image and the EXIF orientation that was applied (1 = none)."""
     try:
         orientation = int(image.getexif().get(_EXIF_ORIENTATION_TAG, 1))
-        upright = ImageOps.exif_transpose(image)
+        # Upright already: skip exif_transpose's full copy of the pixels (the tag goes with encode_png's metadata).
+        upright = image if orientation == 1 else ImageOps.exif_transpose(image)
     except Exception as exc:
         # A damaged EXIF block must not cost us the photo: keep the pixels as
         # stored and say so, since the picture may then be sideways.

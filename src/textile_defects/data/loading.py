@@ -1,13 +1,13 @@
-"""Images into tensors: THE preprocessing, a decode-once uint8 cache, and its Dataset.
+"""Images into tensors: a decode-once uint8 cache of the shared preprocessing, and its Dataset.
 
 Training, evaluation and inference all read pixels through
-:func:`load_image_array`, so a model always sees images prepared the same way.
-A training run decodes each stored image once into a uint8 cache of shape
-(N, H, W, 3) (in memory, or a memory-mapped file in a temporary folder when it
-would be large); epochs then only index that cache, so JPEG decoding is paid
-once per run instead of once per epoch. Batches stay uint8 until they reach the
-device (4x less to copy than float32), where :func:`to_model_input` scales them
-to [0, 1].
+:func:`textile_defects.data.images.prepare_image`, so a model always sees
+images prepared the same way. A training run decodes each stored image once
+into a uint8 cache of shape (N, H, W, 3) (in memory, or a memory-mapped file
+in a temporary folder when it would be large); epochs then only index that
+cache, so JPEG decoding is paid once per run instead of once per epoch.
+Batches stay uint8 until they reach the device (4x less to copy than
+float32), where :func:`to_model_input` scales them to [0, 1].
 """
 
 from __future__ import annotations
@@ -21,34 +21,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from textile_defects.data.images import prepare_image
 from textile_defects.data.manifest import read_manifest, resolve
 from textile_defects.errors import DataError
 from textile_defects.utils.logs import progress
+from textile_defects.utils.params import available_cores
 
 log = logging.getLogger(__name__)
-
-RESAMPLE = Image.Resampling.BILINEAR
-"""The one resizing filter (PIL's bilinear, antialiased when shrinking)."""
-
-
-def load_image_array(path: str | os.PathLike[str], image_size: tuple[int, int]) -> np.ndarray:
-    """Decode one image as RGB uint8 of shape (H, W, 3), resized to ``image_size`` = (W, H).
-
-    Images already at ``image_size`` are returned as decoded; others are
-    resized with :data:`RESAMPLE`, ignoring aspect ratio (as the model does).
-    """
-    width, height = image_size
-    try:
-        with Image.open(path) as image:
-            rgb = image.convert("RGB")
-    except (OSError, UnidentifiedImageError) as exc:
-        raise DataError(f"{path}: cannot decode image ({exc}); re-run the stage that wrote it (dvc repro).") from exc
-    if rgb.size != (width, height):
-        rgb = rgb.resize((width, height), RESAMPLE)
-    return np.asarray(rgb, dtype=np.uint8)
 
 
 def _allocate(count: int, image_size: tuple[int, int], memory_limit_mb: float) -> np.ndarray:
@@ -89,10 +70,10 @@ def decode_images(
     (``$TMPDIR``), which needs that much free disk.
     """
     cache = _allocate(len(paths), image_size, memory_limit_mb)
-    workers = workers or len(os.sched_getaffinity(0))
+    workers = workers or available_cores()
 
     def fill(index: int) -> None:
-        cache[index] = load_image_array(paths[index], image_size)
+        cache[index] = prepare_image(paths[index], image_size)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         # list() re-raises the first decoding error here, in the caller's thread.

@@ -31,6 +31,9 @@ from textile_defects.utils.atomic import atomic_write_text
 
 MANIFEST_NAME = "manifest.csv"
 
+IMAGES_DIR = "images"
+"""Folder beside a stage's manifest holding its images, one subfolder per class."""
+
 COLUMNS: tuple[str, ...] = (
     "path",
     "label",

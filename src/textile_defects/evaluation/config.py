@@ -6,9 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from textile_defects.errors import ConfigError
-
-DEVICES = ("auto", "cpu", "cuda")
+from textile_defects.utils.params import DEVICES, SectionReader
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,30 +27,16 @@ class EvaluateConfig:
     """Width in pixels of each image in the misclassified grid."""
 
     @classmethod
-    def from_section(cls, values: Mapping[str, Any]) -> EvaluateConfig:
-        """Validate params section ``evaluate``; any problem is a :class:`ConfigError` naming the key."""
-        fields = {field.name for field in dataclasses.fields(cls)}
-        unknown, missing = sorted(set(values) - fields), sorted(fields - set(values))
-        if unknown or missing:
-            raise ConfigError(
-                f"params.yaml [evaluate]: unknown key(s) {unknown}, missing key(s) {missing}; "
-                f"the section has exactly {sorted(fields)}."
-            )
-        config = cls(**values)
-        config._check()
+    def from_section(cls, values: Mapping[str, Any], name: str = "evaluate") -> EvaluateConfig:
+        """Validate params section ``name``; every problem, each naming its key, in one :class:`ConfigError`."""
+        reader = SectionReader(values, name)
+        config = cls(
+            batch_size=reader.integer("batch_size", minimum=1),
+            workers=reader.integer("workers", minimum=0),
+            device=reader.choice("device", DEVICES),
+            confidence=reader.number("confidence", minimum=0.5, below=1),
+            misclassified_max=reader.integer("misclassified_max", minimum=1),
+            thumb_width=reader.integer("thumb_width", minimum=16),
+        )
+        reader.finish()
         return config
-
-    def _check(self) -> None:
-        integers = {"batch_size": 1, "workers": 0, "misclassified_max": 1, "thumb_width": 16}
-        for key, minimum in integers.items():
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise _invalid(key, value, f"an integer >= {minimum}")
-        if self.device not in DEVICES:
-            raise _invalid("device", self.device, f"one of {list(DEVICES)}")
-        if isinstance(self.confidence, bool) or not isinstance(self.confidence, float) or not 0.5 <= self.confidence < 1:
-            raise _invalid("confidence", self.confidence, "a number in [0.5, 1), e.g. 0.95")
-
-
-def _invalid(key: str, value: object, expected: str) -> ConfigError:
-    return ConfigError(f"params.yaml [evaluate] {key}: got {value!r}; expected {expected}.")

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from textile_defects.devices import resolve_device
 from textile_defects.errors import ConfigError
 from textile_defects.evaluation.config import EvaluateConfig
 from textile_defects.evaluation.plots import confusion_png, misclassified_png, training_curves_png
@@ -18,7 +19,6 @@ from textile_defects.evaluation.report import confusion_csv, model_metrics
 from textile_defects.evaluation.scoring import SetPredictions, score_manifest
 from textile_defects.history import read_history
 from textile_defects.models.checkpoint import load_checkpoint
-from textile_defects.training.devices import setup_device
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -27,22 +27,19 @@ SET_TITLES = {"val_originals": "validation originals", "val": "augmented validat
 
 
 def score_model(
-    model_path: Path, set_manifests: Mapping[str, Path], good_class: str, config: EvaluateConfig
-) -> dict[str, SetPredictions]:
-    """One checkpoint's predictions on each set, ``{set name: predictions}``."""
+    model_path: Path, set_manifests: Mapping[str, Path], config: EvaluateConfig
+) -> tuple[dict[str, SetPredictions], str]:
+    """One checkpoint's predictions on each set, ``{set name: predictions}``, and its good class."""
     model, meta = load_checkpoint(model_path, map_location="cpu")
-    classes = tuple(meta["classes"])
-    if good_class not in classes:
-        raise ConfigError(f"params good_class {good_class!r} is not a class of {model_path} ({list(classes)}).")
-    device = setup_device(config.device, amp="off")
-    image_size = (int(meta["image_size"][0]), int(meta["image_size"][1]))
-    return {
+    device = resolve_device(config.device)
+    sets = {
         name: score_manifest(
-            model, classes, image_size, f"{model_path.stem} {name}", manifest, device,
+            model, model.classes, model.config.image_size, f"{model_path.stem} {name}", manifest, device,
             batch_size=config.batch_size, workers=config.workers or None,
         )
         for name, manifest in set_manifests.items()
     }
+    return sets, meta["good_class"]
 
 
 def _log_headline(stem: str, metrics: Mapping[str, Mapping[str, Any]]) -> None:
@@ -106,12 +103,12 @@ def evaluate_models(
     history_paths: Sequence[Path],
     metrics_dir: Path,
     reports_dir: Path,
-    good_class: str,
     config: EvaluateConfig,
 ) -> dict[str, dict[str, SetPredictions]]:
     """Score each model (named by its file stem) on each set and write every output.
 
     ``history_paths`` are the training histories, one per model, same order.
+    Classes and the good class (defect vs good figures) come from each checkpoint.
     Returns ``{model stem: {set name: predictions}}``.
     """
     if len(model_paths) != len(history_paths):
@@ -122,8 +119,9 @@ def evaluate_models(
     histories = dict(zip(stems, history_paths, strict=True))
     for history in history_paths:
         read_history(history)  # fail before the slow part, not after it
-    results = {path.stem: score_model(path, set_manifests, good_class, config) for path in model_paths}
-    metrics = {stem: model_metrics(sets, good_class, config.confidence) for stem, sets in results.items()}
+    scored = {path.stem: score_model(path, set_manifests, config) for path in model_paths}
+    results = {stem: sets for stem, (sets, _) in scored.items()}
+    metrics = {stem: model_metrics(sets, good_class, config.confidence) for stem, (sets, good_class) in scored.items()}
     for stem, figures in metrics.items():
         _log_headline(stem, figures)
     write_metrics(results, metrics, histories, metrics_dir)

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
-from textile_defects.data.loading import load_image_array
+from textile_defects.data.images import prepare_image
 from textile_defects.evaluation.scoring import SetPredictions
 
 _DPI = 100
@@ -77,7 +77,7 @@ def _thumbnail(path: str, width: int) -> np.ndarray:
     with Image.open(path) as image:
         source_width, source_height = image.size
     height = max(1, round(width * source_height / source_width))
-    return load_image_array(path, (width, height))
+    return prepare_image(path, (width, height))
 
 
 def misclassified_png(predictions: SetPredictions, title: str, max_images: int, thumb_width: int) -> bytes:

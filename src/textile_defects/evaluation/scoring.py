@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 from textile_defects.data.loading import manifest_labels
-from textile_defects.training.devices import DeviceSetup
+from textile_defects.devices import DeviceSetup
 from textile_defects.errors import DataError
-from textile_defects.evaluation.inference import predict_files
+from textile_defects.inference import predict_files
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """Self-describing checkpoints: the weights plus everything needed to use them.
 
-A checkpoint holds the state dict, the classes in logit order, the encoder
-and its input size and normalisation, the stored image size the model reads,
-the arguments that rebuild the architecture, the training params with their
-hash, and library versions. Evaluation and inference need nothing else.
+A checkpoint holds the state dict and, each stored once: the model's
+:class:`~textile_defects.models.config.ModelConfig` (``model``: encoder,
+head, classifier, input sizes, ...), the classes in logit order, the class
+meaning good fabric, the preprocessing (resize filter and normalisation; the
+image size is ``model.image_size``), the training params with their hash, and
+library versions. Evaluation and inference need nothing else.
 
 Saving is atomic and byte-deterministic: the same weights and metadata give
 the same file, so DVC sees no change when nothing changed.
@@ -27,14 +29,17 @@ import torchvision
 from torch import nn
 
 import textile_defects
+from textile_defects.data.images import RESIZE_FILTER
 from textile_defects.errors import ConfigError, DataError
+from textile_defects.models.config import ModelConfig
 from textile_defects.models.network import DefectClassifier, build_model
 from textile_defects.utils.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
 FORMAT = "textile-defects-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: one ``model`` config, ``good_class`` and ``preprocessing``; 1 stored build_kwargs and classes three times."""
 
 
 def _plain(value: Any) -> Any:
@@ -66,53 +71,41 @@ def _unwrap(model: nn.Module) -> DefectClassifier:
     return model
 
 
-def _check_build_kwargs(model: DefectClassifier, build_kwargs: Mapping[str, Any]) -> None:
-    recorded = _plain(model.build_kwargs)
-    # weights is not architecture, and input_size=None means the encoder's default, resolved in the model.
-    given = _plain({key: value for key, value in build_kwargs.items() if key != "weights" and value is not None})
-    differing = sorted(key for key in given if recorded.get(key) != given[key])
-    if differing:
-        details = ", ".join(f"{key}: model has {recorded.get(key)!r}, given {given[key]!r}" for key in differing)
-        raise ConfigError(f"build_kwargs do not describe the model being saved ({details}).")
-
-
 def save_checkpoint(
     path: str | Path,
     model: nn.Module,
     *,
-    image_size: tuple[int, int],
-    build_kwargs: Mapping[str, Any] | None = None,
+    good_class: str,
     params: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``model`` to ``path`` atomically, with everything needed to use it.
 
-    ``image_size`` is the (width, height) in pixels of the stored images the
-    model reads. The architecture is recorded from ``model.build_kwargs``;
-    ``build_kwargs``, when given, is checked against it (``weights`` ignored).
-    ``params`` (the training settings) and ``extra`` (e.g. best epoch and
-    metrics) must be JSON-like. Returns ``path``.
+    The architecture, input size and classes come from the model itself
+    (``model.config``, ``model.classes``); ``good_class`` is the class meaning
+    good fabric (every other class is a defect). ``params`` (the training
+    settings) and ``extra`` (e.g. best epoch and metrics) must be JSON-like.
+    Returns ``path``.
     """
     model = _unwrap(model)
-    if build_kwargs is not None:
-        _check_build_kwargs(model, build_kwargs)
-    width, height = (int(side) for side in image_size)
-    if width < 1 or height < 1:
-        raise ValueError(f"image_size must be (width, height) in pixels, got {image_size}")
+    if good_class not in model.classes:
+        raise ConfigError(f"good_class {good_class!r} is not one of the model's classes {list(model.classes)}.")
     plain_params = _plain(dict(params or {}))
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         # Contiguous CPU copies: bytes independent of device and memory format (channels_last).
         "state_dict": {key: value.detach().cpu().contiguous().clone() for key, value in model.state_dict().items()},
+        "model": _plain(model.config.as_dict()),
         "classes": list(model.classes),
-        "encoder": model.spec.name,
+        "good_class": good_class,
+        "preprocessing": {
+            "pixels": "prepare_image: EXIF-upright 8-bit RGB, resized to model.image_size (W, H), scaled to [0, 1]",
+            "resize": RESIZE_FILTER,
+            "mean": list(model.spec.mean),
+            "std": list(model.spec.std),
+        },
         "encoder_weights": model.weights_source,
-        "input_size": model.spec.input_size,
-        "feature_dim": model.spec.feature_dim,
-        "normalisation": {"mean": list(model.spec.mean), "std": list(model.spec.std), "input": "RGB in [0, 1]"},
-        "image_size": [width, height],
-        "build_kwargs": _plain(model.build_kwargs),
         "params": plain_params,
         "params_sha256": params_hash(plain_params),
         "versions": {
@@ -147,10 +140,21 @@ def _read_payload(path: Path) -> dict[str, Any]:
             f"{path} is not a textile-defects checkpoint (no format {FORMAT!r}); a bare state dict or "
             "another project's file cannot be used: point at models/<variant>.pt written by the train stage."
         )
-    if payload.get("format_version", 0) > FORMAT_VERSION:
+    version = payload.get("format_version", 0)
+    if version > FORMAT_VERSION:
         raise DataError(
-            f"Checkpoint {path} has format version {payload['format_version']}, newer than this code "
+            f"Checkpoint {path} has format version {version}, newer than this code "
             f"understands ({FORMAT_VERSION}): update the textile-defects package."
+        )
+    if version < FORMAT_VERSION:
+        raise DataError(
+            f"Checkpoint {path} has format version {version}, older than this code reads ({FORMAT_VERSION}): "
+            "re-train with dvc repro (the train stages rewrite it)."
+        )
+    if payload["preprocessing"]["resize"] != RESIZE_FILTER:
+        raise DataError(
+            f"Checkpoint {path} was trained on images resized with {payload['preprocessing']['resize']!r}, "
+            f"but this code resizes with {RESIZE_FILTER!r}: re-train with dvc repro."
         )
     return payload
 
@@ -160,10 +164,12 @@ def load_checkpoint(
 ) -> tuple[DefectClassifier, dict[str, Any]]:
     """Rebuild the model saved at ``path`` (in eval mode, on ``map_location``) and return its metadata.
 
-    The metadata is the saved payload without the state dict: ``classes``,
-    ``encoder``, ``input_size``, ``normalisation``, ``image_size`` (width,
-    height), ``build_kwargs``, ``params``, ``params_sha256``, ``versions``,
-    ``extra``. Raises :class:`DataError` for a missing, corrupt or foreign file.
+    The model carries its config (``model.config``, with ``image_size``, the
+    (W, H) it reads) and ``model.classes``. The metadata is the saved payload
+    without the state dict: ``model``, ``classes``, ``good_class``,
+    ``preprocessing``, ``encoder_weights``, ``params``, ``params_sha256``,
+    ``versions``, ``extra``. Raises :class:`DataError` for a missing, corrupt,
+    foreign or outdated file.
     """
     checkpoint_path = Path(path)
     payload = _read_payload(checkpoint_path)
@@ -171,8 +177,9 @@ def load_checkpoint(
     # Random initialisation is overwritten at once; keep it off the global RNG so
     # loading a model never changes what a seeded run draws next.
     try:
+        config = ModelConfig.from_dict(payload["model"])
         with torch.random.fork_rng(devices=[]):
-            model = build_model(**payload["build_kwargs"], weights="none")
+            model = build_model(config, payload["classes"], weights=None)
     except (KeyError, TypeError, ConfigError) as exc:
         raise DataError(
             f"Checkpoint {checkpoint_path} describes an architecture this code cannot build: {exc}"
@@ -181,5 +188,10 @@ def load_checkpoint(
         model.load_state_dict(state_dict, strict=True)
     except RuntimeError as exc:
         raise DataError(f"Checkpoint {checkpoint_path} does not match its own architecture: {exc}") from exc
-    model.weights_source = payload.get("encoder_weights", "none")
+    model.weights_source = payload["encoder_weights"]
+    log.info(
+        "Loaded checkpoint %s: encoder %s (started from %s weights), classes %s (good: %s), kept epoch %s",
+        checkpoint_path, config.encoder, model.weights_source, list(model.classes), payload["good_class"],
+        payload["extra"].get("kept_epoch", "n/a"),
+    )
     return model.to(map_location).eval(), payload

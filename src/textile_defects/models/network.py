@@ -6,6 +6,7 @@ the stored image scaled to [0, 1] (or left as uint8), nothing else.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ from torch import nn
 
 from textile_defects.errors import ConfigError
 from textile_defects.models.classifiers import build_classifier
+from textile_defects.models.config import ModelConfig
 from textile_defects.models.head import build_head
 from textile_defects.models.registry import EncoderSpec, build_encoder
 
@@ -23,8 +25,9 @@ class DefectClassifier(nn.Module):
 
     ``x`` is float in [0, 1] or uint8 in [0, 255] (converted on the model's
     device, so a loader can ship 4x fewer bytes). ``classes`` names the logits
-    in order; ``spec`` describes the encoder; ``build_kwargs`` is everything
-    :func:`build_model` needs (but ``weights``) to rebuild this architecture.
+    in order; ``spec`` describes the encoder; ``config`` is the
+    :class:`ModelConfig` that :func:`build_model` rebuilds this architecture
+    from (its ``input_size`` resolved to the encoder's actual input side).
 
     Frozen encoder blocks stay in eval mode even while the model trains: a
     frozen block then computes the same function all along (BatchNorm keeps its
@@ -39,13 +42,13 @@ class DefectClassifier(nn.Module):
         head: nn.Module,
         classifier: nn.Module,
         classes: Sequence[str],
-        build_kwargs: dict[str, Any],
+        config: ModelConfig,
         weights_source: str,
     ) -> None:
         super().__init__()
         self.spec = spec
         self.classes = tuple(classes)
-        self.build_kwargs = dict(build_kwargs)
+        self.config = config
         self.weights_source = weights_source
         self.register_buffer("mean", torch.tensor(spec.mean, dtype=torch.float32).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1))
@@ -136,61 +139,33 @@ class DefectClassifier(nn.Module):
         return counts
 
 
-def build_model(
-    *,
-    encoder: str,
-    weights: str,
-    classes: Sequence[str],
-    head: str = "learned",
-    classifier: str = "mlp",
-    hidden_units: Sequence[int] = (256, 128),
-    dropout: float = 0.3,
-    head_dropout: float = 0.1,
-    cosine_scale: float = 16.0,
-    cosine_learnable_scale: bool = False,
-    input_size: int | None = None,
-) -> DefectClassifier:
-    """Assemble a :class:`DefectClassifier`.
+def build_model(config: ModelConfig, classes: Sequence[str], weights: str | None) -> DefectClassifier:
+    """Assemble the :class:`DefectClassifier` that ``config`` describes, with one logit per class.
 
-    ``encoder`` names a registry entry, ``weights`` is "imagenet", "none" or a
-    state-dict path (see :func:`~textile_defects.models.registry.build_encoder`);
-    ``head`` is "learned" or "resize"; ``classifier`` is "mlp" or "cosine";
-    ``input_size`` overrides the encoder's square input side in pixels. The
-    encoder starts fully trainable; call ``freeze_encoder()`` for the report's
-    first phase.
+    ``weights`` is the encoder's start: "imagenet", "none" (random
+    initialisation, for tests) or a state-dict path (see
+    :func:`~textile_defects.models.registry.build_encoder`); None when the
+    caller loads every weight itself right after (a checkpoint). The encoder
+    starts fully trainable; call ``freeze_encoder()`` for the report's first phase.
     """
     class_names = tuple(str(name) for name in classes)
     if not class_names or len(set(class_names)) != len(class_names):
         raise ConfigError(f"classes: need at least one class and no duplicates, got {list(class_names)}.")
-    if not 0.0 <= head_dropout < 1.0:
-        raise ConfigError(f"head_dropout: must be in [0, 1), got {head_dropout}.")
-    backbone, spec = build_encoder(encoder, weights, input_size=input_size)
-    build_kwargs = {
-        "encoder": encoder,
-        "classes": list(class_names),
-        "head": head,
-        "classifier": classifier,
-        "hidden_units": [int(units) for units in hidden_units],
-        "dropout": float(dropout),
-        "head_dropout": float(head_dropout),
-        "cosine_scale": float(cosine_scale),
-        "cosine_learnable_scale": bool(cosine_learnable_scale),
-        "input_size": spec.input_size,
-    }
+    backbone, spec = build_encoder(config.encoder, weights, input_size=config.input_size)
     return DefectClassifier(
         encoder=backbone,
         spec=spec,
-        head=build_head(head, spec.input_size, head_dropout),
+        head=build_head(config.head, spec.input_size, config.head_dropout),
         classifier=build_classifier(
-            classifier,
+            config.classifier,
             spec.feature_dim,
             len(class_names),
-            hidden_units=hidden_units,
-            dropout=dropout,
-            cosine_scale=cosine_scale,
-            cosine_learnable_scale=cosine_learnable_scale,
+            hidden_units=config.hidden_units,
+            dropout=config.dropout,
+            cosine_scale=config.cosine_scale,
         ),
         classes=class_names,
-        build_kwargs=build_kwargs,
-        weights_source=weights,
+        # The input side actually built, so a checkpoint rebuilds it even if the registry's default changes.
+        config=dataclasses.replace(config, input_size=spec.input_size),
+        weights_source="none" if weights is None else weights,
     )

@@ -201,8 +201,11 @@ def get_entry(name: str) -> EncoderEntry:
         ) from None
 
 
-def build_encoder(name: str, weights: str, *, input_size: int | None = None) -> tuple[nn.Module, EncoderSpec]:
+def build_encoder(name: str, weights: str | None, *, input_size: int | None = None) -> tuple[nn.Module, EncoderSpec]:
     """Build encoder ``name`` with ``weights`` ("imagenet", "none" or a state-dict path).
+
+    None leaves the random initialisation too, silently: the caller loads
+    every weight right after (a checkpoint), so "random initialisation" would mislead.
 
     Returns the encoder, mapping a normalised (N, 3, S, S) float tensor to
     pooled features (N, feature_dim), and its spec; ``S`` is ``input_size``
@@ -217,13 +220,13 @@ def build_encoder(name: str, weights: str, *, input_size: int | None = None) -> 
     encoder = entry.build()
     for attribute, replacement in entry.strip:
         setattr(encoder, attribute, replacement())
-    if weights != "none":
+    if weights == "none":
+        log.info("Encoder %s: random initialisation (weights=none)", name)
+    elif weights is not None:
         path = entry.imagenet_file() if weights == "imagenet" else Path(weights).expanduser()
         state_dict = weight_sources.read_state_dict(path, encoder=name)
         weight_sources.load_strict(
             encoder, state_dict, ignore_prefixes=[f"{attribute}." for attribute, _ in entry.strip], source=str(path)
         )
         log.info("Encoder %s: loaded weights from %s", name, path)
-    else:
-        log.info("Encoder %s: random initialisation (weights=none)", name)
     return encoder, dataclasses.replace(entry.spec, input_size=size)

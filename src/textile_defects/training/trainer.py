@@ -19,15 +19,17 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler, Sampler
 
 from textile_defects.data.loading import CachedImageDataset, originals_per_class
-from textile_defects.errors import DataError
+from textile_defects.devices import DeviceSetup
+from textile_defects.errors import ConfigError, DataError
+from textile_defects.history import write_history
 from textile_defects.models.checkpoint import save_checkpoint
+from textile_defects.models.config import MODEL_KEYS
 from textile_defects.models.network import build_model
 from textile_defects.training.config import TrainConfig
-from textile_defects.training.devices import DeviceSetup, setup_device
+from textile_defects.training.devices import setup_training_device
 from textile_defects.training.distributed import DistContext, RankSlice, context_from_env, process_group
 from textile_defects.training.losses import build_loss
 from textile_defects.training.loop import EpochCallback, FitResult, fit
-from textile_defects.history import write_history
 from textile_defects.training.samplers import build_sampler
 from textile_defects.training.tracking import Tracker, mlflow_run
 from textile_defects.utils.seeding import derive_seed, seed_everything
@@ -42,43 +44,47 @@ class TrainJob:
     variant: str
     """The params section, ``train_baseline`` or ``train_post_baseline``."""
     config: TrainConfig
-    encoder: str
+    """The section's settings; ``config.model`` is the architecture to build."""
     weights: str
+    """Where the encoder starts: imagenet, none or a state-dict path."""
     classes: tuple[str, ...]
+    """Class names in logit order."""
+    good_class: str
+    """The class meaning good fabric; stored in the checkpoint for evaluate and predict."""
     train_manifest: Path
     val_manifest: Path | None
     """The augmented validation set; None only with ``selection: last`` (a fixed schedule)."""
     model_path: Path
     history_path: Path
 
+    def __post_init__(self) -> None:
+        if self.good_class not in self.classes:
+            raise ConfigError(f"params.yaml good_class: got {self.good_class!r}; expected one of classes {list(self.classes)}.")
+
     @property
     def experiment(self) -> str:
         """MLflow experiment, named as in the report: ``post_baseline_<encoder>``."""
-        return f"{self.variant.removeprefix('train_')}_{self.encoder}"
-
-    def build_kwargs(self) -> dict[str, Any]:
-        """Arguments of ``build_model`` besides ``weights``: what a checkpoint needs to rebuild the network."""
-        c = self.config
-        return {
-            "encoder": self.encoder,
-            "classes": list(self.classes),
-            "head": c.head,
-            "classifier": c.classifier,
-            "hidden_units": list(c.hidden_units),
-            "dropout": c.dropout,
-            "head_dropout": c.head_dropout,
-            "cosine_scale": c.cosine_scale,
-            "input_size": c.input_size,
-        }
+        return f"{self.variant.removeprefix('train_')}_{self.config.model.encoder}"
 
     def params(self) -> dict[str, Any]:
-        """The params the stage read, as recorded in the checkpoint and MLflow."""
-        return {"encoder": self.encoder, "weights": self.weights, "classes": list(self.classes), self.variant: self.config.as_params()}
+        """The params the stage read, as MLflow records them."""
+        return {
+            "encoder": self.config.model.encoder,
+            "weights": self.weights,
+            "classes": list(self.classes),
+            "good_class": self.good_class,
+            self.variant: self.config.as_params(),
+        }
+
+    def checkpoint_params(self) -> dict[str, Any]:
+        """The training settings beside the model: the checkpoint stores model, classes and good class once, apart."""
+        settings = {key: value for key, value in self.config.as_params().items() if key not in (*MODEL_KEYS, "model")}
+        return {"weights": self.weights, self.variant: settings}
 
 
 def _load(manifest: Path, job: TrainJob) -> CachedImageDataset:
     return CachedImageDataset.from_manifest(
-        manifest, job.classes, job.config.image_size, memory_limit_mb=job.config.cache_memory_mb
+        manifest, job.classes, job.config.model.image_size, memory_limit_mb=job.config.cache_memory_mb
     )
 
 
@@ -151,9 +157,7 @@ def _write_outputs(job: TrainJob, model: torch.nn.Module, result: FitResult, cou
         "kept_val": kept_val,
         "class_counts": dict(zip(job.classes, counts, strict=True)),
     }
-    save_checkpoint(
-        job.model_path, model, image_size=job.config.image_size, build_kwargs=job.build_kwargs(), params=job.params(), extra=extra
-    )
+    save_checkpoint(job.model_path, model, good_class=job.good_class, params=job.checkpoint_params(), extra=extra)
     write_history(job.history_path, result.history)
     tracker.log_metrics({f"kept_val_{k}": v for k, v in kept_val.items()}, step=result.kept_epoch)
     tracker.log_artifact(job.model_path, "model")
@@ -175,11 +179,11 @@ def train(job: TrainJob) -> FitResult:
     """Train one variant; rank 0 writes ``job.model_path``, ``job.history_path`` and the MLflow run."""
     context = context_from_env()
     c = job.config
-    setup = setup_device(c.device, c.amp, context.local_rank)
+    setup = setup_training_device(c.device, c.amp, context.local_rank)
     with process_group(context, setup.device):
         seed_everything(c.seed)
         # The model first: missing weights fail in a second, not after decoding every image.
-        model = build_model(weights=job.weights, **job.build_kwargs())
+        model = build_model(c.model, job.classes, job.weights)
         memory_format = torch.channels_last if setup.channels_last else torch.contiguous_format
         model = model.to(setup.device, memory_format=memory_format)
         train_set = _load(job.train_manifest, job)

@@ -2,14 +2,14 @@
 
 The evaluate stage and the predict CLI both call :func:`predict_files`, so a
 photo scored by one gets the same probabilities from the other. Pixels are
-read with :func:`textile_defects.data.loading.load_image_array`, the training
-preprocessing; nothing here resizes or normalises on its own.
+read with :func:`textile_defects.data.images.prepare_image`, the preprocessing
+of ingest and training; nothing here resizes or normalises on its own. Nothing
+here imports training code or changes torch's global settings.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,10 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from textile_defects.data.loading import load_image_array, to_model_input
+from textile_defects.data.images import prepare_image
+from textile_defects.data.loading import to_model_input
+from textile_defects.devices import DeviceSetup
 from textile_defects.errors import DataError
-from textile_defects.training.devices import DeviceSetup
 from textile_defects.utils.logs import progress
+from textile_defects.utils.params import available_cores
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +37,7 @@ class ImagePrediction:
 def _decode_or_error(path: Path, image_size: tuple[int, int]) -> np.ndarray | str:
     """The (H, W, 3) uint8 image, or the message saying why it cannot be used."""
     try:
-        return load_image_array(path, image_size)
+        return prepare_image(path, image_size)
     except DataError as exc:
         # The loader's own message advises re-running a stage; a photo handed to
         # predict has no stage, so say only what is wrong with the file.
@@ -76,7 +78,7 @@ def predict_files(
     model.eval().to(device.device)
     if device.channels_last:
         model.to(memory_format=torch.channels_last)
-    workers = workers or min(batch_size, len(os.sched_getaffinity(0)))
+    workers = workers or min(batch_size, available_cores())
     with ThreadPoolExecutor(max_workers=workers) as pool, progress(total=len(paths), desc=desc, unit="img") as bar:
         for start in range(0, len(paths), batch_size):
             chunk = list(paths[start : start + batch_size])
