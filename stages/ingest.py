@@ -6,8 +6,10 @@ Writes <out>/manifest.csv, <out>/images/<class>/<original_id>.png and
 
 from __future__ import annotations
 
-from textile_defects.data.ingest import ingest
-from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
+from dataclasses import replace
+
+from textile_defects.data.ingest import IngestConfig, ingest
+from textile_defects.utils.stage import load_params, run_stage, stage_parser
 
 
 def main() -> None:
@@ -16,15 +18,10 @@ def main() -> None:
     parser.add_argument("--out", required=True, help="output folder, replaced as a whole on success")
     args = parser.parse_args()
     params = load_params(args.params)
-    settings = section(params, "ingest")
-    ingest(
-        raw_dir=args.raw_dir or settings.get("raw_dir"),
-        out_dir=args.out,
-        classes=params.get("classes"),
-        min_width=settings.get("min_width"),
-        min_height=settings.get("min_height"),
-        on_error=settings.get("on_error", "stop"),
-    )
+    config = IngestConfig.from_section(params.get("ingest"), params.get("classes"))
+    if args.raw_dir:
+        config = replace(config, raw_dir=args.raw_dir)
+    ingest(config, out_dir=args.out)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image, ImageCms, ImageFile
 
 from textile_defects.data.images import normalise_file
-from textile_defects.data.ingest import REPORT_NAME, IngestReport, assign_original_ids, ingest
+from textile_defects.data.ingest import REPORT_NAME, IngestConfig, IngestReport, assign_original_ids, ingest
 from textile_defects.data.manifest import MANIFEST_NAME, read_manifest, sha256_file
 from textile_defects.errors import ConfigError, DataError
 
@@ -57,8 +57,8 @@ def good_folder(raw: Path, per_class: int = 1) -> Path:
 
 
 def run(raw: Path, out: Path, on_error: str = "stop", **overrides: int) -> IngestReport:
-    settings = {"min_width": MIN_WIDTH, "min_height": MIN_HEIGHT} | overrides
-    return ingest(raw, out, CLASSES, on_error=on_error, **settings)
+    section = {"raw_dir": str(raw), "min_width": MIN_WIDTH, "min_height": MIN_HEIGHT, "on_error": on_error} | overrides
+    return ingest(IngestConfig.from_section(section, CLASSES), out)
 
 
 def report_of(out: Path) -> dict:
@@ -372,12 +372,51 @@ def test_missing_raw_dir_is_a_config_error(tmp_path):
         run(tmp_path / "nowhere", tmp_path / "out")
 
 
-@pytest.mark.parametrize(("setting", "value"), [("on_error", "ignore"), ("min_width", 0), ("min_height", "224")])
-def test_bad_settings_name_the_params_key(tmp_path, setting, value):
-    raw = good_folder(tmp_path / "raw")
-    settings = {"on_error": "stop", "min_width": MIN_WIDTH, "min_height": MIN_HEIGHT, setting: value}
-    with pytest.raises(ConfigError, match=f"ingest.{setting}"):
-        ingest(raw, tmp_path / "out", CLASSES, **settings)
+SECTION = {"raw_dir": "photos", "min_width": MIN_WIDTH, "min_height": MIN_HEIGHT, "on_error": "stop"}
+
+
+def test_the_section_is_read_into_a_frozen_config() -> None:
+    config = IngestConfig.from_section(SECTION, list(CLASSES))
+    assert config == IngestConfig("photos", CLASSES, MIN_WIDTH, MIN_HEIGHT, "stop")
+    with pytest.raises(AttributeError):
+        config.on_error = "skip"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("on_error", "ignore", "ingest.on_error: got 'ignore'; expected one of ['stop', 'skip']"),
+        ("min_width", 0, "ingest.min_width: got 0; expected an integer >= 1"),
+        ("min_height", "224", "ingest.min_height: got '224'; expected an integer >= 1"),
+        ("min_height", 224.5, "ingest.min_height: got 224.5; expected an integer >= 1"),
+        ("raw_dir", "", "ingest.raw_dir: got ''; expected a non-empty string"),
+    ],
+)
+def test_bad_settings_name_the_params_key(setting, value, message):
+    with pytest.raises(ConfigError) as excinfo:
+        IngestConfig.from_section(SECTION | {setting: value}, CLASSES)
+    assert message in str(excinfo.value)
+
+
+@pytest.mark.parametrize("classes", ["hole", [], ["hole", "hole"], ["hole", "a/b"], ["hole", ".."], ["hole", 3]])
+def test_classes_that_cannot_be_folder_names_are_refused(classes):
+    with pytest.raises(ConfigError, match=r"classes: got .*; expected a list of distinct folder names"):
+        IngestConfig.from_section(SECTION, classes)
+
+
+def test_every_problem_of_the_section_is_reported_at_once():
+    section = {"min_width": 2.5, "min_height": 224, "on_error": "skip", "min_size": 3}
+    with pytest.raises(ConfigError) as excinfo:
+        IngestConfig.from_section(section, ["hole", "hole"])
+    message = str(excinfo.value)
+    assert "4 problem(s)" in message
+    for expected in (
+        "ingest.raw_dir: missing",
+        "ingest.min_width: got 2.5",
+        "ingest.min_size: unknown key",
+        "classes: got ['hole', 'hole']",
+    ):
+        assert expected in message
 
 
 def test_class_without_usable_photos_stops_even_in_skip_mode(tmp_path):

@@ -43,6 +43,7 @@ from textile_defects.data.manifest import IMAGES_DIR, MANIFEST_NAME, sha256_byte
 from textile_defects.errors import ConfigError, DataError
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 from textile_defects.utils.logs import progress
+from textile_defects.utils.params import SectionReader
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,49 @@ ON_ERROR_CHOICES: tuple[str, ...] = ("stop", "skip")
 REPORT_NAME = "report.json"
 _ID_SEPARATOR = "__"
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """The ``ingest`` section of params.yaml, validated, with the pipeline's ``classes`` (one folder each).
+
+    ``min_width`` and ``min_height`` are the smallest accepted size in pixels,
+    measured upright (after EXIF rotation); ``on_error`` is one of
+    :data:`ON_ERROR_CHOICES` (see the module docstring).
+    """
+
+    raw_dir: str
+    classes: tuple[str, ...]
+    min_width: int
+    min_height: int
+    on_error: str
+
+    @classmethod
+    def from_section(cls, values: Any, classes: Any, path: str = "ingest") -> IngestConfig:
+        """Check section ``path`` and the top-level ``classes``; one :class:`ConfigError` lists every problem."""
+        reader = SectionReader(values, path)
+        config = cls(
+            raw_dir=reader.string("raw_dir"),
+            classes=_folder_names(classes, reader),
+            min_width=reader.integer("min_width", minimum=1),
+            min_height=reader.integer("min_height", minimum=1),
+            on_error=reader.choice("on_error", ON_ERROR_CHOICES),
+        )
+        reader.finish()
+        return config
+
+
+def _folder_names(classes: Any, reader: SectionReader) -> tuple[str, ...]:
+    """``classes`` as folder names; anything else is one more problem for ``reader`` (a top-level key)."""
+    if (
+        isinstance(classes, list | tuple)
+        and classes
+        and all(isinstance(label, str) and label == Path(label).name and label != ".." for label in classes)
+        and len(set(classes)) == len(classes)
+    ):
+        return tuple(classes)
+    reader.problems.append(f"classes: got {classes!r}; expected a list of distinct folder names, e.g. [non_defect, hole]")
+    return ()
 
 
 @dataclass(frozen=True)
@@ -142,24 +186,16 @@ class IngestReport:
         }
 
 
-def ingest(
-    raw_dir: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
-    classes: Sequence[str],
-    min_width: int,
-    min_height: int,
-    on_error: str = "stop",
-) -> IngestReport:
-    """Validate and normalise every photo under ``raw_dir`` into ``out_dir``.
+def ingest(config: IngestConfig, out_dir: str | os.PathLike[str]) -> IngestReport:
+    """Validate and normalise every photo under ``config.raw_dir`` into ``out_dir``.
 
-    ``classes`` are the folder names to read (in logit order); ``min_width``
-    and ``min_height`` are the smallest accepted size in pixels, after EXIF
-    rotation. Raises :class:`ConfigError` for bad settings or a missing
-    ``raw_dir`` and :class:`DataError` listing every problem when the run
-    cannot go on (see the module docstring); ``out_dir`` is then untouched.
+    ``config.classes`` are the folder names to read (in logit order). Raises
+    :class:`ConfigError` for a missing ``raw_dir`` and :class:`DataError`
+    listing every problem when the run cannot go on (see the module
+    docstring); ``out_dir`` is then untouched.
     """
-    _check_settings(classes, min_width, min_height, on_error)
-    raw = _existing_raw_dir(raw_dir, classes)
+    classes, min_width, min_height = config.classes, config.min_width, config.min_height
+    raw = _existing_raw_dir(config.raw_dir, classes)
     scan = scan_raw_dir(raw, classes)
     out = Path(out_dir)
     with atomic_output_dir(out) as staging:
@@ -168,8 +204,8 @@ def ingest(
         for item in set(accepted) - set(kept):
             (staging / _image_path(item.candidate)).unlink()
         report = IngestReport(
-            raw_dir=str(raw_dir),
-            on_error=on_error,
+            raw_dir=str(config.raw_dir),
+            on_error=config.on_error,
             accepted=kept,
             rejected=sorted(scan.errors + errors + duplicate_errors, key=_problem_order),
             warnings=sorted(scan.warnings + warnings + duplicate_warnings, key=_problem_order),
@@ -180,24 +216,6 @@ def ingest(
         atomic_write_json(staging / REPORT_NAME, report.to_json(classes))
     _log_summary(raw, out, report, classes)
     return report
-
-
-def _check_settings(classes: Sequence[str], min_width: int, min_height: int, on_error: str) -> None:
-    """Validate plain settings at the boundary, naming the params key at fault."""
-    if on_error not in ON_ERROR_CHOICES:
-        raise ConfigError(f"ingest.on_error = {on_error!r}; choose one of {list(ON_ERROR_CHOICES)}.")
-    for key, value in (("min_width", min_width), ("min_height", min_height)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"ingest.{key} = {value!r}; it must be a whole number of pixels >= 1.")
-    if (
-        isinstance(classes, str)
-        or not classes
-        or not all(isinstance(label, str) and label and label == Path(label).name for label in classes)
-        or len(set(classes)) != len(classes)
-    ):
-        raise ConfigError(
-            f"classes = {classes!r}; it must be a list of distinct folder names, e.g. [non_defect, hole]."
-        )
 
 
 def _existing_raw_dir(raw_dir: str | os.PathLike[str] | None, classes: Sequence[str]) -> Path:
