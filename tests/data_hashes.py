@@ -60,13 +60,20 @@ _PROBE_RANGES: dict[str, tuple[float, float]] = {
 """The default ranges, with a blur wide enough to reach the sized (not 3x3) Gaussian kernel."""
 
 
+_OPENCV_ABOVE_BASELINE = ",".join(
+    ("SSSE3", "SSE4.1", "SSE4.2", "POPCNT", "FP16", "AVX", "AVX2", "FMA3", "AVX512F", "AVX512-COMMON", "AVX512-SKX")
+)
+"""OpenCV's names of the CPU features its x86-64 wheels dispatch to above their SSE3 baseline."""
+
+
 def narrowed_simd_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     """``base`` (default: this environment) with every optional vector feature of this CPU switched off.
 
     NumPy: every dispatch target this CPU has (``NPY_DISABLE_CPU_FEATURES``),
-    so only the baseline build runs; OpenBLAS: the oldest x86-64 kernels;
-    libjpeg-turbo: no SIMD; OpenCV: IPP off (its dispatch is narrowed in the
-    process, :func:`narrow_opencv`).
+    so only the baseline build runs; OpenCV: no dispatched code above its
+    SSE3 baseline, no IPP; OpenBLAS: the oldest x86-64 kernels;
+    libjpeg-turbo: no SIMD. Environment only, so it narrows any process,
+    a ``dvc repro`` included (:func:`narrow_opencv` does the same in-process).
     """
     import numpy as np  # noqa: F401 - loads the module that reports the features
 
@@ -76,7 +83,14 @@ def narrowed_simd_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     found = [name for name in __cpu_dispatch__ if __cpu_features__.get(name)]
     if found:
         env["NPY_DISABLE_CPU_FEATURES"] = " ".join(found)
-    env.update({"OPENBLAS_CORETYPE": "Prescott", "JSIMD_FORCENONE": "1", "OPENCV_IPP": "disabled"})
+    env.update(
+        {
+            "OPENCV_CPU_DISABLE": _OPENCV_ABOVE_BASELINE,
+            "OPENCV_IPP": "disabled",
+            "OPENBLAS_CORETYPE": "Prescott",
+            "JSIMD_FORCENONE": "1",
+        }
+    )
     return env
 
 

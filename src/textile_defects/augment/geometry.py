@@ -135,12 +135,17 @@ def _sampling_maps(
     """
     columns = np.arange(width, dtype=np.float64)[None, :]
     rows = np.arange(height, dtype=np.float64)[:, None]
-    # Beyond +-2**20 px nothing changes: cv2.remap saturates at the int16 range anyway.
-    positions = [((m0 * columns + m2) + m1 * rows).clip(-(2.0**20), 2.0**20) for m0, m1, m2 in inverse]
+    # float64 along one row and one column, float32 over the image (1/8000 px
+    # at 32767 px: ample for a 1/32 px grid); beyond +-2**20 px nothing changes,
+    # cv2.remap saturates at the int16 range anyway.
+    positions = [
+        ((m0 * columns + m2).astype(np.float32) + (m1 * rows).astype(np.float32)).clip(-(2.0**20), 2.0**20)
+        for m0, m1, m2 in inverse
+    ]
     if interpolation == "nearest":
-        whole = np.stack([np.floor(position + 0.5) for position in positions], axis=-1)
+        whole = np.stack([np.floor(position + np.float32(0.5)) for position in positions], axis=-1)
         return whole.clip(-(2**15), 2**15 - 1).astype(np.int16), None
-    x_steps, y_steps = (np.rint(position * _SUBPIXEL_STEPS).astype(np.int32) for position in positions)
+    x_steps, y_steps = (np.rint(position * np.float32(_SUBPIXEL_STEPS)).astype(np.int32) for position in positions)
     shift = _SUBPIXEL_STEPS.bit_length() - 1
     whole = np.stack([x_steps >> shift, y_steps >> shift], axis=-1).clip(-(2**15), 2**15 - 1).astype(np.int16)
     cells = ((y_steps & (_SUBPIXEL_STEPS - 1)) * _SUBPIXEL_STEPS + (x_steps & (_SUBPIXEL_STEPS - 1))).astype(np.uint16)

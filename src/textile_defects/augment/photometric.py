@@ -7,8 +7,8 @@ filter (about 6x cheaper than Pillow's ``ImageFilter``). Noise is drawn from
 its own recorded seed.
 
 Every result is the same bytes on every CPU. The colour map and the
-sharpness filter are computed here in float64, one IEEE operation at a
-time in a fixed order: OpenCV's ``transform`` and ``filter2D`` run float
+sharpness filter are computed here in float32 NumPy, one IEEE operation
+(exactly rounded on every vector unit) at a time in a fixed order: OpenCV's ``transform`` and ``filter2D`` run float
 code picked by CPU (and BLAS, behind ``@``, picks kernels by CPU too).
 OpenCV's 8-bit Gaussian blur is fixed-point by design, and the noise is
 integer arithmetic.
@@ -105,17 +105,22 @@ def apply_color(pixels: np.ndarray, operations: Iterable[Mapping[str, Any]]) -> 
     matrix = color_matrix(operations, mean_rgb)
     if matrix is None:
         return pixels
-    channels = [pixels[..., c].astype(np.float64) for c in range(3)]
+    channels = [pixels[..., c].astype(np.float32) for c in range(3)]
     out = np.empty_like(pixels)
-    for c, (red, green, blue, offset) in enumerate(matrix):
-        value = ((red * channels[0] + green * channels[1]) + blue * channels[2]) + offset
+    for c, (red, green, blue, offset) in enumerate(matrix.astype(np.float32)):
+        value = red * channels[0]
+        value += green * channels[1]
+        value += blue * channels[2]
+        value += offset
         out[..., c] = _to_uint8(value)
     return out
 
 
 def _to_uint8(values: np.ndarray) -> np.ndarray:
     """Round to the nearest level (half to even, as OpenCV's saturate_cast) and clip into 0..255."""
-    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    np.rint(values, out=values)
+    np.clip(values, 0, 255, out=values)
+    return values.astype(np.uint8)
 
 
 def sharpen(pixels: np.ndarray, factor: float) -> np.ndarray:
@@ -128,14 +133,16 @@ def sharpen(pixels: np.ndarray, factor: float) -> np.ndarray:
     """
     # The kernel factor * identity + (1 - factor) * SMOOTH weighs the centre
     # and its 8 neighbours; the neighbours' sum is an exact integer.
-    centre_weight = factor + (1.0 - factor) * _SMOOTH_CENTRE
-    neighbour_weight = (1.0 - factor) * _SMOOTH_NEIGHBOUR
+    centre_weight = np.float32(factor + (1.0 - factor) * _SMOOTH_CENTRE)
+    neighbour_weight = np.float32((1.0 - factor) * _SMOOTH_NEIGHBOUR)
     height, width = pixels.shape[:2]
-    padded = np.pad(pixels, ((1, 1), (1, 1), (0, 0)), mode="symmetric").astype(np.int32)
+    padded = np.pad(pixels, ((1, 1), (1, 1), (0, 0)), mode="symmetric").astype(np.int16)
     rows = padded[:-2] + padded[1:-1] + padded[2:]
-    box = rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]
     centre = padded[1 : height + 1, 1 : width + 1]
-    value = centre_weight * centre.astype(np.float64) + neighbour_weight * (box - centre).astype(np.float64)
+    neighbours = rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:] - centre  # at most 8 * 255: fits int16
+    value = neighbours.astype(np.float32)
+    value *= neighbour_weight
+    value += centre_weight * centre.astype(np.float32)
     return _to_uint8(value)
 
 
