@@ -39,7 +39,7 @@ from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from textile_defects.augment.grid import write_grids
 from textile_defects.augment.ops import apply_operations
-from textile_defects.augment.settings import parse_settings
+from textile_defects.augment.settings import load_settings
 from textile_defects.augment.writer import available_cores, copy_operations, encode_jpeg, write_augmented_set
 from textile_defects.data.manifest import COLUMNS
 from textile_defects.data.sample import make_image
@@ -152,8 +152,9 @@ def run_naive(manifest: Path, settings, out_dir: Path, limit: int) -> tuple[int,
             loaded[row["original_id"]] = Image.open(manifest.parent / row["path"]).convert("RGB")
         original = loaded[row["original_id"]]
         operations = copy_operations(settings, row["label"], row["original_id"], copy_index)
-        image = naive_apply(original, operations, settings.interpolation)
-        image.save(out_dir / f"{row['original_id']}_{copy_index:04d}.jpg", format="JPEG", quality=settings.jpeg_quality)
+        image = naive_apply(original, operations, settings.policy.interpolation)
+        name = f"{row['original_id']}_{copy_index:04d}.jpg"
+        image.save(out_dir / name, format="JPEG", quality=settings.policy.jpeg_quality)
     seconds = time.perf_counter() - started
     for row, copy_index in tasks[:: max(1, len(tasks) // 10)]:
         # Noise left out: both draw Gaussian noise of the same sigma, but not the same numbers.
@@ -163,8 +164,8 @@ def run_naive(manifest: Path, settings, out_dir: Path, limit: int) -> tuple[int,
             if operation["op"] != "noise"
         ]
         original = Image.open(manifest.parent / row["path"]).convert("RGB")
-        fast = apply_operations(np.asarray(original), operations, settings.interpolation).astype(np.int16)
-        slow = np.asarray(naive_apply(original, operations, settings.interpolation), dtype=np.int16)
+        fast = apply_operations(np.asarray(original), operations, settings.policy.interpolation).astype(np.int16)
+        slow = np.asarray(naive_apply(original, operations, settings.policy.interpolation), dtype=np.int16)
         differences.append(float(np.abs(fast - slow).mean()))
     return len(tasks), seconds, float(np.mean(differences))
 
@@ -201,12 +202,12 @@ def main() -> None:
     setup_logging("WARNING")
 
     params = yaml.safe_load(Path(args.params).read_text(encoding="utf-8"))
-    settings = parse_settings(params[args.section], params["classes"], args.section)
+    settings = load_settings(params, args.section, params["classes"])
+    policy = dataclasses.replace(
+        settings.policy, workers=args.workers, interpolation=args.interpolation or settings.policy.interpolation
+    )
     settings = dataclasses.replace(
-        settings,
-        copies_per_original={label: args.copies for label in settings.copies_per_original},
-        workers=args.workers,
-        interpolation=args.interpolation or settings.interpolation,
+        settings, copies_per_original={label: args.copies for label in settings.copies_per_original}, policy=policy
     )
     workers = args.workers or available_cores()
     with tempfile.TemporaryDirectory(prefix="bench_augment_") as tmp:
@@ -222,8 +223,8 @@ def main() -> None:
             manifest,
             folder / "stage" / "manifest.csv",
             folder / "grids",
-            originals=settings.grid_originals,
-            copies=settings.grid_copies,
+            originals=settings.policy.grid_originals,
+            copies=settings.policy.grid_copies,
             name="bench",
         )
         stage_seconds = time.perf_counter() - started
@@ -233,7 +234,7 @@ def main() -> None:
         cpu_before = _cpu_seconds()
         naive_count, naive_seconds, mean_difference = run_naive(manifest, settings, folder / "naive", args.naive_images)
         naive_cpu = _cpu_seconds() - cpu_before
-        floor_ms = jpeg_floor_ms(manifest, settings.jpeg_quality)
+        floor_ms = jpeg_floor_ms(manifest, settings.policy.jpeg_quality)
 
     stage_rate = len(rows) / stage_seconds
     naive_rate = naive_count / naive_seconds
@@ -241,8 +242,8 @@ def main() -> None:
     report = {
         "image_size": f"{WIDTH}x{HEIGHT}",
         "section": args.section,
-        "interpolation": settings.interpolation,
-        "jpeg_quality": settings.jpeg_quality,
+        "interpolation": settings.policy.interpolation,
+        "jpeg_quality": settings.policy.jpeg_quality,
         "workers": workers,
         "load_average_before": round(load_before, 2),
         "operations_per_image": round(float(operations_per_image), 2),
