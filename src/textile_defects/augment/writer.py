@@ -76,7 +76,7 @@ def copy_operations(settings: AugmentSettings, label: str, original_id: str, cop
     if settings.keep_original and copy_index == 0:
         return []
     rng = rng_for(settings.seed, original_id, copy_index)
-    return draw_operations(settings.probabilities[label], settings.ranges, rng)
+    return draw_operations(settings.policy.probabilities[label], settings.policy.ranges, rng)
 
 
 def encode_jpeg(pixels: np.ndarray, quality: int) -> bytes:
@@ -135,8 +135,8 @@ class _CopyWriter:
         written = []
         for copy_index in range(task.first_copy, task.stop_copy):
             operations = copy_operations(settings, row["label"], row["original_id"], copy_index)
-            pixels = apply_operations(original, operations, settings.interpolation)
-            data = encode_jpeg(pixels, settings.jpeg_quality)
+            pixels = apply_operations(original, operations, settings.policy.interpolation)
+            data = encode_jpeg(pixels, settings.policy.jpeg_quality)
             relative = f"{IMAGES_DIR}/{row['label']}/{copy_name(row['original_id'], copy_index)}"
             with open(Path(self.job.out_dir) / relative, "wb") as handle:
                 handle.write(data)
@@ -232,7 +232,7 @@ def write_augmented_set(
 ) -> list[dict[str, object]]:
     """Augment every row of a split manifest into ``out_dir``; returns the written manifest rows.
 
-    ``settings.workers`` processes (0 = all cores) share the work;
+    ``settings.policy.workers`` processes (0 = all cores) share the work;
     ``start_method`` picks how they start ("fork", "spawn"; None = the
     platform's default). ``name`` labels the progress bar and log lines.
     """
@@ -241,7 +241,7 @@ def write_augmented_set(
     sources = _check_rows(rows, manifest_path, settings)
     tasks = plan_tasks(rows, settings.copies_per_original)
     total = sum(task.stop_copy - task.first_copy for task in tasks)
-    workers = max(1, min(settings.workers or available_cores(), len(tasks)))
+    workers = max(1, min(settings.policy.workers or available_cores(), len(tasks)))
     log.info("%s: %d originals -> %d images with %d worker(s)", name, len(rows), total, workers)
 
     started = time.perf_counter()
