@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textile_defects.crossval.adapters import encoder_features
+from textile_defects.crossval.inference_adapter import encoder_features
 from textile_defects.crossval.config import CrossvalConfig
 from textile_defects.crossval.probe import save_features
 from textile_defects.data.manifest import read_manifest, resolve

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textile_defects.crossval.adapters import predict_checkpoint
+from textile_defects.crossval.inference_adapter import predict_checkpoint
 from textile_defects.crossval.config import CrossvalConfig
 from textile_defects.crossval.scores import write_scores
 from textile_defects.data.manifest import read_manifest, resolve

@@ -4,7 +4,7 @@ Fitted per fold on the features of the fold's UN-augmented training
 originals and scored on the originals the fold holds out: if fine-tuning does
 not beat this, the fine-tuning is not earning its cost on these photos.
 Features are computed once for all originals (they depend on the encoder and
-its weights, not on the fold); see :mod:`textile_defects.crossval.adapters`.
+its weights, not on the fold); see :mod:`textile_defects.crossval.inference_adapter`.
 """
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
-"""The one place the cross-validation calls the training, inference and encoder APIs.
+"""The one place the cross-validation calls the inference and encoder APIs.
 
-Everything else under :mod:`textile_defects.crossval` works on manifests,
-arrays and CSVs, so a change in those APIs is met here, in three functions.
+:func:`predict_checkpoint` scores through THE inference path
+(:func:`textile_defects.inference.predict_files`); :func:`encoder_features`
+gives the probe its frozen features through THE preprocessing
+(:func:`textile_defects.data.images.prepare_image`). Training is in
+:mod:`textile_defects.crossval.training_adapter`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -21,51 +23,9 @@ from textile_defects.errors import DataError
 from textile_defects.inference import predict_files
 from textile_defects.models.checkpoint import load_checkpoint
 from textile_defects.models.registry import build_encoder
-from textile_defects.training.config import TrainConfig
-from textile_defects.training.trainer import TrainJob, train
 from textile_defects.utils.logs import progress
 
 log = logging.getLogger(__name__)
-
-
-def train_fold_model(
-    settings: Mapping[str, Any],
-    section_name: str,
-    *,
-    variant: str,
-    encoder: str,
-    weights: str,
-    classes: Sequence[str],
-    good_class: str,
-    train_manifest: Path,
-    model_path: Path,
-    history_path: Path,
-) -> None:
-    """Train one fold's model on ``train_manifest`` alone (no validation set: a fixed schedule).
-
-    ``settings`` is a complete training section (the variant's, with the CV
-    overrides applied); ``section_name`` names it in error messages.
-    """
-    config = TrainConfig.from_section(settings, section_name, encoder=encoder)
-    if config.selection != "last":
-        raise DataError(
-            f"{section_name}: selection is {config.selection!r}; the cross-validation trains on a fixed schedule "
-            "(selection: last) because its only held-out photos are the ones it scores. "
-            "Set crossval.train_overrides.selection: last."
-        )
-    train(
-        TrainJob(
-            variant=f"train_{variant}",
-            config=config,
-            weights=weights,
-            classes=tuple(classes),
-            good_class=good_class,
-            train_manifest=train_manifest,
-            val_manifest=None,
-            model_path=model_path,
-            history_path=history_path,
-        )
-    )
 
 
 def predict_checkpoint(
