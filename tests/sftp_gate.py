@@ -22,6 +22,7 @@ it with a bare environment.
 from __future__ import annotations
 
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -76,12 +77,14 @@ def should_hold(control: Path) -> bool:
 
 def main(argv: list[str]) -> int:
     control = Path(argv[1])
+    session = os.getppid()
     server = subprocess.Popen(argv[2:], stdin=subprocess.PIPE)
     assert server.stdin is not None
     requests = sys.stdin.buffer
     while (packet := read_packet(requests)) is not None:
         while (control / "held").exists():
-            if (control / "drop").exists():
+            # Dropped, or sshd's session process is gone (a test that died while holding).
+            if (control / "drop").exists() or os.getppid() != session:
                 server.stdin.close()
                 return server.wait()
             time.sleep(_POLL_S)

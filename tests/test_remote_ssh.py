@@ -21,6 +21,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -280,6 +281,18 @@ def copy_with_object_of(pushed_remote: Path, tracked_file: Path, tmp_path: Path)
     return remote_dir, object_path(remote_dir, tracked_file.read_bytes())
 
 
+# A shell without job control starts background commands (`pytest ... &`, many CI
+# runners) with SIGINT ignored, and Python then never raises KeyboardInterrupt:
+# the Ctrl-C case would see the push run to the end. Ctrl-C in a terminal reaches
+# a foreground program with the default disposition; this launcher restores it
+# and execs the command in the same process.
+WITH_DEFAULT_SIGINT = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])",
+]
+
+
 def wait_for(condition: Callable[[], bool], failure: str, timeout_s: float = PUSH_DEADLINE_S) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -316,17 +329,20 @@ def interrupt_push(
 ) -> subprocess.CompletedProcess[str]:
     """Start ``dvc push``, hold the server once a few objects are in place, ``cut`` it there; its result.
 
-    The cut used to follow a poll of the remote folder and sometimes landed
-    after "202 files pushed" on a busy machine. Now the server's gate holds
-    every request from the first file opened once OBJECTS_BEFORE_INTERRUPT
-    objects are in place: that file exists, empty, its data waiting behind
-    the gate, and the push can neither finish nor go on until the cut is done.
+    The cut used to follow a poll of the remote folder, so on a busy machine
+    the push could finish first ("202 files pushed"). Now the server's gate
+    holds every request from the first file opened once
+    OBJECTS_BEFORE_INTERRUPT objects are in place: that file exists, empty,
+    its data waiting behind the gate, and the push can neither finish nor go
+    on until the cut is done.
     """
     assert server.gate is not None, "interrupted pushes need a gated server"
     server.gate.arm(remote_dir / "files" / "md5", "??/[!.]*", OBJECTS_BEFORE_INTERRUPT)
     stdout, stderr = logs / "push.stdout", logs / "push.stderr"
     with stdout.open("w") as out, stderr.open("w") as err:
-        push = subprocess.Popen(["dvc", "push"], cwd=repo, env=tool_env(), stdout=out, stderr=err, text=True)
+        push = subprocess.Popen(
+            [*WITH_DEFAULT_SIGINT, "dvc", "push"], cwd=repo, env=tool_env(), stdout=out, stderr=err, text=True
+        )
     try:
         wait_for(lambda: server.gate.holding or push.poll() is not None, "push did not reach the gate in time")
         assert push.poll() is None, f"push ended before the gate held it:\n{stdout.read_text()}{stderr.read_text()}"
