@@ -1,0 +1,45 @@
+"""Stage cv_gate: one CV fold's gate, built from the fold's good training photos, scoring the fold's originals.
+
+Writes <out> (gate_fold<k>.csv: original_id,label,fold,anomaly_score,threshold,defective)
+and <maps> (the patch-score maps of the scored originals, for the gate report).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from textile_defects.data.manifest import read_manifest, resolve
+from textile_defects.gate.model import GateConfig, fit_gate, good_training_images
+from textile_defects.gate.report import gate_scores_csv
+from textile_defects.utils.atomic import atomic_write_bytes, atomic_write_text
+from textile_defects.utils.params import available_cores
+from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
+
+
+def main() -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--fold", type=int, required=True)
+    parser.add_argument("--train", type=Path, required=True, help="the fold's train manifest.csv (originals)")
+    parser.add_argument("--augmented", type=Path, help="the fold's augmented manifest.csv")
+    parser.add_argument("--scored", type=Path, required=True, help="the fold's scored manifest.csv")
+    parser.add_argument("--out", type=Path, required=True, help="gate_fold<k>.csv to write")
+    parser.add_argument("--maps", type=Path, required=True, help=".npz of patch-score maps to write")
+    args = parser.parse_args()
+    params = load_params(args.params)
+    config = GateConfig.from_section(section(params, "gate"), encoder=params["encoder"], weights=params["weights"])
+    torch.set_num_threads(available_cores())
+    gate = fit_gate(config, good_training_images(args.train, args.augmented, params["good_class"]))
+    rows = read_manifest(args.scored)
+    scores, maps = gate.score_files([resolve(args.scored, row) for row in rows], desc=f"gate fold {args.fold}")
+    atomic_write_text(args.out, gate_scores_csv(args.fold, rows, scores, gate.threshold))
+    buffer = io.BytesIO()
+    np.savez(buffer, **{row["original_id"]: patch_map for row, patch_map in zip(rows, maps, strict=True)})
+    atomic_write_bytes(args.maps, buffer.getvalue())
+
+
+if __name__ == "__main__":
+    run_stage(main)
