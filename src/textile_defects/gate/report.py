@@ -19,14 +19,16 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from textile_defects.errors import DataError
-from textile_defects.evaluation.crossval_report import OutOfFold
 from textile_defects.evaluation.intervals import proportion
 from textile_defects.gate import metrics
+
+if TYPE_CHECKING:  # only the type: cv_gate writes gate files without the CV report's modules
+    from textile_defects.evaluation.crossval_report import OutOfFold
 
 GATE_COLUMNS = ("original_id", "label", "fold", "anomaly_score", "threshold", "defective")
 SPECIFICITIES = (0.90, 0.95)
