@@ -8,10 +8,11 @@ CONTROL_DIR, shared by every channel, steer it:
 
 ``armed``  (JSON ``{"directory", "pattern", "count"}``): the first request that
     opens a file for writing once ``count`` files matching ``pattern`` exist
-    under ``directory`` is passed on, then ``held`` is created;
+    under ``directory`` creates ``held``, and is itself still passed on;
 ``held``   while it exists, no channel passes on another request;
 ``drop``   a held channel passes nothing more: it closes ``sftp-server``'s
-    input and exits, as if the client had died before sending the rest.
+    input and exits, as if the client had died before sending the rest
+    (it does the same when its sshd session process is gone).
 
 So a push can be cut at a point fixed by what reached the server (some
 objects in place, one more file just created and still empty) rather than
