@@ -33,6 +33,7 @@ from textile_defects.data.images import prepare_image
 from textile_defects.data.sample import make_image
 from textile_defects.gate.features import normalise
 from textile_defects.gate.model import GateConfig, TrainingImage, build_extractor, fit_gate
+from textile_defects.models.registry import build_encoder
 from textile_defects.utils.logs import setup_logging
 
 log = logging.getLogger("bench_gate")
@@ -58,8 +59,9 @@ def main() -> None:
         images = [TrainingImage(path, path.stem, True) for path in paths]
         frames = np.stack([prepare_image(path, config.image_size) for path in paths])
 
-        extractor, (mean, std) = build_extractor(config)
-        encoder = extractor.encoder
+        _, (mean, std) = build_extractor(config)
+        # A separate copy: the extractor's encoder carries hooks that stop its forward pass early.
+        encoder = build_encoder(config.encoder, config.weights)[0].to(memory_format=torch.channels_last).eval()
         with torch.inference_mode():
             encoder(normalise(frames[:1], mean, std))  # warm-up
             start = time.perf_counter()
