@@ -1,10 +1,18 @@
-"""Classify new photos with a trained checkpoint.
+"""Classify new photos with a trained checkpoint, behind the anomaly gate when there is one.
 
     python -m textile_defects.predict photos/ --model models/post_baseline.pt --out predictions.csv
+    python -m textile_defects.predict photos/ --gate models/gate.pt --heatmaps heatmaps/
 
 Writes one CSV row per image: the predicted class, its probability, every
-class's probability, and whether the fabric is defective (any class but the
-good one). A folder is searched recursively for .jpg, .jpeg and .png files
+class's probability, and whether the fabric is defective. Without a gate,
+defective means the classifier's most probable class is not the good one.
+With a gate (``--gate``; by default ``models/gate.pt`` when it exists,
+``--gate none`` to score with the classifier alone) the prediction has two
+stages (:mod:`textile_defects.two_stage`): the gate's anomaly score against
+its threshold decides defective or good, and the classifier names the defect
+among the defective frames. The row then also holds the anomaly score, the
+gate's threshold and the classifier's own answer; ``--heatmaps DIR`` writes
+each frame with its patch-score heatmap overlaid. A folder is searched recursively for .jpg, .jpeg and .png files
 (any letter case). A file that cannot be read gets a row with an ``error``
 and is skipped; it never stops the batch. The checkpoint carries its classes,
 its good class, input size and normalisation, and images go through the same
@@ -18,22 +26,40 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import logging
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from textile_defects.data.images import has_supported_suffix, is_ignored_name
+import numpy as np
+
+from textile_defects.data.images import has_supported_suffix, is_ignored_name, prepare_image
 from textile_defects.devices import resolve_device
 from textile_defects.errors import ConfigError, DataError
 from textile_defects.inference import ImagePrediction, predict_files
 from textile_defects.models.checkpoint import load_checkpoint
+from textile_defects.two_stage import two_stage_labels
 from textile_defects.utils.atomic import atomic_write_text
 from textile_defects.utils.params import DEVICES
 from textile_defects.utils.stage import run_stage
 
 log = logging.getLogger("textile_defects.predict")
+
+DEFAULT_GATE = Path("models/gate.pt")
+
+
+@dataclasses.dataclass(frozen=True)
+class GateVerdicts:
+    """The gate's view of the readable images, in prediction order: (N,) scores and its threshold."""
+
+    scores: np.ndarray
+    threshold: float
+
+    @property
+    def defective(self) -> np.ndarray:
+        return self.scores > self.threshold
 
 
 def find_images(source: Path) -> list[Path]:
@@ -60,39 +86,94 @@ def display_path(path: Path, source: Path) -> str:
 
 
 def predictions_csv(
-    predictions: Sequence[ImagePrediction], classes: Sequence[str], good_class: str, source: Path
+    predictions: Sequence[ImagePrediction],
+    classes: Sequence[str],
+    good_class: str,
+    source: Path,
+    gate: GateVerdicts | None = None,
 ) -> str:
-    """CSV text: path, predicted, confidence, defective (yes/no), p_<class> per class, error.
+    """CSV text: path, predicted, confidence, defective (yes/no), [gate columns], p_<class> per class, error.
 
-    Rows for unreadable files hold the path and the error, other cells empty.
+    With ``gate`` (one score per readable image, in order) the columns
+    ``anomaly_score``, ``gate_threshold`` and ``classifier_predicted`` follow
+    ``defective``, and ``predicted`` is the two-stage answer. Rows for
+    unreadable files hold the path and the error, other cells empty.
     Probabilities keep 6 decimals.
     """
+    gate_columns = ["anomaly_score", "gate_threshold", "classifier_predicted"] if gate is not None else []
+    read = [p for p in predictions if p.probabilities is not None]
+    labels = np.array([int(p.probabilities.argmax()) for p in read], dtype=np.int64)
+    if gate is not None and read:
+        labels = two_stage_labels(np.stack([p.probabilities for p in read]), gate.defective, classes, good_class)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["path", "predicted", "confidence", "defective", *(f"p_{name}" for name in classes), "error"])
+    writer.writerow(["path", "predicted", "confidence", "defective", *gate_columns, *(f"p_{name}" for name in classes), "error"])
+    position = 0
     for prediction in predictions:
         name = display_path(prediction.path, source)
         if prediction.probabilities is None:
-            writer.writerow([name, "", "", "", *([""] * len(classes)), prediction.error])
+            writer.writerow([name, "", "", "", *([""] * len(gate_columns)), *([""] * len(classes)), prediction.error])
             continue
-        best = int(prediction.probabilities.argmax())
+        label = int(labels[position])
         probabilities = [f"{value:.6f}" for value in prediction.probabilities]
-        defective = "no" if classes[best] == good_class else "yes"
-        writer.writerow([name, classes[best], probabilities[best], defective, *probabilities, ""])
+        defective = "no" if classes[label] == good_class else "yes"
+        extra = []
+        if gate is not None:
+            own = classes[int(prediction.probabilities.argmax())]
+            extra = [f"{gate.scores[position]:.6f}", f"{gate.threshold:.6f}", own]
+        writer.writerow([name, classes[label], probabilities[label], defective, *extra, *probabilities, ""])
+        position += 1
     return buffer.getvalue()
 
 
-def _summarise(predictions: Sequence[ImagePrediction], classes: Sequence[str], good_class: str, out: Path) -> None:
-    """Log what was found: counts per class, defective count, and each skipped file."""
-    read = [p for p in predictions if p.probabilities is not None]
-    per_class = Counter(classes[int(p.probabilities.argmax())] for p in read)
-    defective = sum(count for name, count in per_class.items() if name != good_class)
+def _summarise(predictions: Sequence[ImagePrediction], csv_text: str, good_class: str, out: Path) -> None:
+    """Log what was found (counts per predicted class, defective count) and each skipped file."""
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    per_class = Counter(row["predicted"] for row in rows if row["predicted"])
+    defective = sum(1 for row in rows if row["defective"] == "yes")
     for skipped in (p for p in predictions if p.error is not None):
         log.warning("skipped %s", skipped.error)
     log.info(
         "%d image(s) classified, %d defective; %s; %d skipped; wrote %s",
-        len(read), defective, ", ".join(f"{name} {per_class[name]}" for name in classes), len(predictions) - len(read), out,
+        sum(per_class.values()), defective, ", ".join(f"{name} {count}" for name, count in sorted(per_class.items())),
+        len(predictions) - sum(per_class.values()), out,
     )
+
+
+def _gate_scores(
+    gate_path: Path, predictions: Sequence[ImagePrediction], source: Path, heatmaps: Path | None
+) -> GateVerdicts:
+    """Anomaly scores of the readable images (and their heatmaps in ``heatmaps`` when asked)."""
+    # Imported here: the gate brings its own encoder, needed only when a gate is used.
+    from textile_defects.gate.checkpoint import load_gate
+    from textile_defects.gate.heatmap import write_overlay
+
+    gate, _ = load_gate(gate_path)
+    log.info("anomaly gate %s: threshold %.4f, frames read at %dx%d", gate_path, gate.threshold, *gate.image_size)
+    readable = [p.path for p in predictions if p.probabilities is not None]
+    scores, maps = gate.score_files(readable)
+    if heatmaps is not None:
+        for path, patch_map in zip(readable, maps, strict=True):
+            name = display_path(path, source).replace("/", "__")
+            write_overlay(heatmaps / f"{Path(name).stem}.png", prepare_image(path, gate.image_size), patch_map, gate.threshold)
+        log.info("wrote %d heatmap(s) to %s", len(readable), heatmaps)
+    return GateVerdicts(scores=scores, threshold=gate.threshold)
+
+
+def _gate_path(option: str | None, heatmaps: Path | None) -> Path | None:
+    """The gate to use: the option's file, none for ``none``, else models/gate.pt when it exists."""
+    if option is not None:
+        if option.lower() == "none":
+            if heatmaps is not None:
+                raise ConfigError("--heatmaps needs the anomaly gate; drop --gate none or --heatmaps.")
+            return None
+        return Path(option)
+    if DEFAULT_GATE.is_file():
+        return DEFAULT_GATE
+    if heatmaps is not None:
+        raise ConfigError(f"--heatmaps needs an anomaly gate: pass --gate PATH, or build {DEFAULT_GATE} with `dvc repro train_gate`.")
+    log.info("no anomaly gate (%s not found): the classifier alone decides defective or good", DEFAULT_GATE)
+    return None
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -104,6 +185,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default: %(default)s)")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="default: %(default)s")
     parser.add_argument("--good-class", help="the class meaning good fabric (default: the checkpoint's)")
+    parser.add_argument(
+        "--gate", help=f"anomaly gate checkpoint; 'none' = classifier alone (default: {DEFAULT_GATE} when it exists)"
+    )
+    parser.add_argument("--heatmaps", type=Path, help="write each frame with the gate's patch-score heatmap here (PNG)")
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -123,10 +208,14 @@ def predict(argv: Sequence[str] | None = None) -> list[ImagePrediction]:
         raise DataError(f"{args.source}: no .jpg, .jpeg or .png files found (searched recursively).")
     log.info("classifying %d image(s) with %s", len(images), args.model)
     device = resolve_device(args.device)
+    gate_path = _gate_path(args.gate, args.heatmaps)
     predictions = list(predict_files(model, model.config.image_size, images, device, batch_size=args.batch_size))
-    atomic_write_text(args.out, predictions_csv(predictions, classes, good_class, args.source))
-    _summarise(predictions, classes, good_class, args.out)
-    if all(p.probabilities is None for p in predictions):
+    readable = any(p.probabilities is not None for p in predictions)
+    gate = _gate_scores(gate_path, predictions, args.source, args.heatmaps) if gate_path is not None and readable else None
+    text = predictions_csv(predictions, classes, good_class, args.source, gate)
+    atomic_write_text(args.out, text)
+    _summarise(predictions, text, good_class, args.out)
+    if not readable:
         raise DataError(f"none of the {len(images)} file(s) under {args.source} could be read; see {args.out}.")
     return predictions
 

@@ -1,0 +1,113 @@
+"""Gate-then-classifier: the rule, and predict with an anomaly gate and heatmaps."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from textile_defects.gate.checkpoint import save_gate
+from textile_defects.gate.model import GateConfig, TrainingImage, fit_gate
+from textile_defects.predict import main, predict
+from textile_defects.two_stage import two_stage_labels
+
+CLASSES = ("non_defect", "hole", "needle")
+WIDTH, HEIGHT = 160, 96
+
+
+def test_the_gate_decides_and_the_classifier_names_the_defect() -> None:
+    probabilities = np.array([[0.90, 0.06, 0.04], [0.90, 0.04, 0.06], [0.10, 0.80, 0.10], [0.2, 0.5, 0.3]])
+    verdict = np.array([False, True, False, True])
+    labels = two_stage_labels(probabilities, verdict, CLASSES, "non_defect")
+    # Row 1: the classifier says good, the gate says defective -> its best defect class (needle).
+    # Row 2: the classifier says hole, the gate passes it -> good.
+    assert labels.tolist() == [0, 2, 0, 1]
+
+
+def test_the_rule_refuses_mismatched_shapes_and_unknown_good_class() -> None:
+    with pytest.raises(ValueError, match="probabilities"):
+        two_stage_labels(np.ones((2, 2)), np.array([True, False]), CLASSES, "non_defect")
+    with pytest.raises(ValueError, match="good class"):
+        two_stage_labels(np.ones((1, 3)) / 3, np.array([True]), CLASSES, "good")
+
+
+def _texture(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    columns = 120 + 40 * np.sin(np.arange(WIDTH) * 2 * np.pi / 6)
+    grey = np.tile(columns, (HEIGHT, 1)) + rng.normal(0, 4, size=(HEIGHT, WIDTH))
+    return np.repeat(np.clip(grey, 0, 255)[..., None], 3, axis=2).astype(np.uint8)
+
+
+def _png(path: Path, pixels: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def gate_and_photos(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tiny gate built on good textures, and a folder with one good and one spotted photo."""
+    folder = tmp_path_factory.mktemp("two_stage")
+    torch.manual_seed(0)
+    images = [TrainingImage(_png(folder / "train" / f"good_{i}.png", _texture(i)), f"good_{i}", True) for i in range(6)]
+    values = {
+        "image_size": [WIDTH, HEIGHT], "layers": ["_blocks.4", "_blocks.10"], "grid": "coarsest", "neighbourhood": 3,
+        "centre": True, "border_patches": 1, "coreset_ratio": 0.25, "projection_dim": 16, "augmented_copies": 0,
+        "target_specificity": 0.9, "threshold_folds": 2, "seed": 0,
+    }
+    config = GateConfig.from_section(values, encoder="efficientnet_lite0", weights="none")
+    gate_path = save_gate(fit_gate(config, images), config, folder / "gate.pt")
+    spotted = _texture(50)
+    spotted[40:60, 70:95] = 255
+    _png(folder / "photos" / "good.png", _texture(60))
+    _png(folder / "photos" / "spotted.png", spotted)
+    return gate_path, folder / "photos"
+
+
+def test_predict_with_a_gate_writes_two_stage_rows_and_heatmaps(
+    gate_and_photos: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from evaluation_fixtures import tiny_checkpoint
+
+    gate_path, photos = gate_and_photos
+    model = tiny_checkpoint(tmp_path / "model.pt")
+    out, heatmaps = tmp_path / "predictions.csv", tmp_path / "heatmaps"
+    predict([str(photos), "--model", str(model), "--out", str(out), "--gate", str(gate_path), "--heatmaps", str(heatmaps)])
+    rows = {row["path"]: row for row in csv.DictReader(out.open())}
+    assert set(rows) == {"good.png", "spotted.png"}
+    assert float(rows["spotted.png"]["anomaly_score"]) > float(rows["good.png"]["anomaly_score"])
+    for row in rows.values():
+        flagged = float(row["anomaly_score"]) > float(row["gate_threshold"])
+        # The gate alone decides defective; a flagged frame is named by its best defect class.
+        assert (row["defective"] == "yes") == flagged
+        assert (row["predicted"] != "non_defect") == flagged
+        assert row["classifier_predicted"] in {"non_defect", "hole", "lycra_cut", "needle", "twoply"}
+    for name in ("good", "spotted"):
+        with Image.open(heatmaps / f"{name}.png") as picture:
+            assert picture.size == (WIDTH, HEIGHT)
+
+
+def test_predict_without_a_gate_keeps_the_classifier_columns(gate_and_photos: tuple[Path, Path], tmp_path: Path) -> None:
+    from evaluation_fixtures import tiny_checkpoint
+
+    _, photos = gate_and_photos
+    model = tiny_checkpoint(tmp_path / "model.pt")
+    out = tmp_path / "predictions.csv"
+    predict([str(photos), "--model", str(model), "--out", str(out), "--gate", "none"])
+    header = out.read_text().splitlines()[0].split(",")
+    assert "anomaly_score" not in header and header[:4] == ["path", "predicted", "confidence", "defective"]
+
+
+def test_heatmaps_without_a_gate_is_a_clear_error(gate_and_photos: tuple[Path, Path], tmp_path: Path, capsys) -> None:
+    from evaluation_fixtures import tiny_checkpoint
+
+    _, photos = gate_and_photos
+    model = tiny_checkpoint(tmp_path / "model.pt")
+    with pytest.raises(SystemExit) as exited:
+        main([str(photos), "--model", str(model), "--out", str(tmp_path / "p.csv"), "--gate", "none", "--heatmaps", str(tmp_path / "h")])
+    assert exited.value.code == 2
+    assert "--heatmaps needs the anomaly gate" in capsys.readouterr().err
