@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from evaluation_fixtures import CLASSES, SMALL_MODEL, tiny_checkpoint, write_image_manifest, write_images
+from tests.helpers.evaluation import CLASSES, SMALL_MODEL, tiny_checkpoint, write_image_manifest, write_images
 from textile_defects.evaluation.config import EvaluateConfig
 from textile_defects.evaluation.evaluate import evaluate_models
 from textile_defects.predict import find_images, main, predict

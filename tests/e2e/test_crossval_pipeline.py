@@ -1,0 +1,101 @@
+"""End to end: `dvc repro crossval/dvc.yaml` on a tiny configuration, and what a plain `dvc repro` leaves alone.
+
+15 originals (6 good, 2 holes, 2 lycra cuts, 3 needles, 2 two-plies) in 2
+folds, 2 training seeds, random-init encoder: every stage of the CV runs with
+the real code, in minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers.repo import REPO_ROOT, copy_of_repo, deep_merge, project_files, run
+from textile_defects.crossval.folds import check_plan_files
+from textile_defects.crossval.report import augmented_manifest
+
+
+FOLDS = 2
+SEEDS = (3, 4)
+TINY_CROSSVAL = {
+    "augment_cv": {"copies_per_original": {"non_defect": 1, "hole": 2, "lycra_cut": 2, "needle": 1, "twoply": 2}},
+    "crossval": {
+        "folds": list(range(FOLDS)),
+        "seeds": list(SEEDS),
+        "train_overrides": {"selection": "last", "tracking": False, "epochs": 2, "unfreeze_epoch": 1, "image_size": [160, 90]},
+        "batch_size": 8,
+        "report": {"bootstrap_resamples": 200},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def crossval_repo(reproduced_tiny_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """The reproduced tiny repository plus the CV pipeline: `dvc repro` output, then `dvc repro crossval/dvc.yaml` output.
+
+    Between the two, the sample's seed changes, so the CV has stale upstream stages to run.
+    """
+    repo = copy_of_repo(reproduced_tiny_repo, tmp_path_factory.mktemp("crossval") / "repo")
+    for name in project_files():
+        if name.startswith("crossval/") and name != "crossval/dvc.lock":
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / name, repo / name)
+    params = deep_merge(yaml.safe_load((repo / "params.yaml").read_text()), TINY_CROSSVAL)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", "cross-validation pipeline"], repo)
+    plain = run(["dvc", "repro"], repo).stdout
+    params["sample"]["seed"] += 1
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return repo, plain, run(["dvc", "repro", "crossval/dvc.yaml"], repo).stdout
+
+
+def test_plain_repro_at_the_root_does_not_run_the_crossval_stages(crossval_repo: tuple[Path, str, str]) -> None:
+    _, plain, _ = crossval_repo
+    # The CV stages had never run, so a repro that included them could not be "up to date".
+    assert "Data and pipelines are up to date." in plain, plain
+
+
+def test_crossval_repro_runs_its_stages_and_only_the_upstream_it_needs(crossval_repo: tuple[Path, str, str]) -> None:
+    _, _, output = crossval_repo
+    for stage in ("'sample'", "'ingest'", "cv_plan", "cv_augment@1", "cv_train@1-4-post_baseline", "cv_score@0-3-baseline",
+                  "cv_features", "cv_probe@0", "cv_report"):
+        assert stage in output, f"{stage} did not run"
+    for stage in ("'split'", "'augment_train'", "'train_baseline'", "'evaluate'"):
+        assert stage not in output, f"{stage} ran, but the CV does not need it"
+
+
+def test_metrics_cover_every_original_for_every_model_and_seed(crossval_repo: tuple[Path, str, str]) -> None:
+    repo, _, _ = crossval_repo
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    originals = sum(params["sample"]["counts"].values())
+    metrics = json.loads((repo / "metrics/crossval.json").read_text())
+    assert set(metrics) == {"baseline", "post_baseline", "probe"}
+    for model, block in metrics.items():
+        assert block["originals"] == originals, model
+        assert block["runs"] == (1 if model == "probe" else len(SEEDS)), model
+        assert block["f1_macro"]["ci_low"] <= block["f1_macro"]["mean"] <= block["f1_macro"]["ci_high"], model
+        assert sum(entry["support"] for entry in block["per_class"].values()) == originals, model
+        confusion = (repo / f"metrics/crossval/confusion_{model}.csv").read_text().splitlines()
+        assert len(confusion) - 1 == originals * block["runs"], model
+    assert (repo / "reports/crossval/summary.md").read_text().count("| probe |") == 1
+
+
+def test_fold_plan_passes_the_leakage_check_with_the_augmented_copies(crossval_repo: tuple[Path, str, str]) -> None:
+    repo, _, _ = crossval_repo
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    crossval_dir = repo / "data/crossval"
+    augmented = {fold: [augmented_manifest(crossval_dir, fold)] for fold in range(FOLDS)}
+    assignment, labels = check_plan_files(
+        crossval_dir / "plan", repo / "data/ingested/manifest.csv", params["classes"], FOLDS, augmented
+    )
+    assert set(assignment) == set(labels) and sorted(set(assignment.values())) == list(range(FOLDS))
+
+
+def test_second_crossval_repro_is_a_no_op(crossval_repo: tuple[Path, str, str]) -> None:
+    repo, _, _ = crossval_repo
+    assert "Data and pipelines are up to date." in run(["dvc", "repro", "crossval/dvc.yaml"], repo).stdout

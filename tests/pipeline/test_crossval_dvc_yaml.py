@@ -1,0 +1,40 @@
+"""crossval/dvc.yaml: every CV stage depends on all the library code it runs, and stays out of the root pipeline."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helpers.repo import REPO_ROOT
+from tests.helpers.stage_deps import PACKAGE, covered, imported_library_files, stage_script
+
+
+def crossval_stages() -> dict[str, Any]:
+    """The stages of crossval/dvc.yaml, a matrix or foreach stage's body standing for all its instances."""
+    stages = yaml.safe_load((REPO_ROOT / "crossval" / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    return {name: definition.get("do", definition) for name, definition in stages.items()}
+
+
+STAGES = crossval_stages()
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_every_library_module_a_crossval_stage_imports_is_a_dependency(stage: str) -> None:
+    definition = STAGES[stage]
+    assert definition["wdir"] == "..", f"stage {stage}: runs from the repository root (wdir: ..)"
+    deps = [PurePosixPath(dep).as_posix() for dep in definition["deps"]]
+    script = stage_script(definition["cmd"])
+    assert script in deps, f"stage {stage}: its script {script} is not in deps"
+    imported = imported_library_files(script)
+    assert f"src/{PACKAGE}/__init__.py" in imported, "the listing must see the package itself"
+    missing = [path for path in imported if not covered(path, deps)]
+    assert missing == [], f"stage {stage}: add to its deps in crossval/dvc.yaml: {missing}"
+
+
+def test_crossval_stages_are_not_in_the_root_pipeline() -> None:
+    root = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    assert not set(root) & set(STAGES)
+    assert not any("crossval" in str(definition.get("cmd", "")) for definition in root.values())
