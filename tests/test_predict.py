@@ -14,10 +14,11 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.helpers.evaluation import CLASSES, SMALL_MODEL, tiny_checkpoint, write_image_manifest, write_images
 from textile_defects.evaluation.config import EvaluateConfig
 from textile_defects.evaluation.evaluate import evaluate_models
 from textile_defects.predict import find_images, main, predict
+
+from tests.helpers.evaluation import CLASSES, SMALL_MODEL, tiny_checkpoint, write_image_manifest, write_images
 
 LABELS = ["non_defect", "non_defect", "hole", "lycra_cut", "needle", "twoply"]
 

@@ -15,6 +15,8 @@ from textile_defects.gate.model import GateConfig, TrainingImage, fit_gate
 from textile_defects.predict import main, predict
 from textile_defects.two_stage import two_stage_labels
 
+from tests.helpers.evaluation import tiny_checkpoint
+
 CLASSES = ("non_defect", "hole", "needle")
 WIDTH, HEIGHT = 160, 96
 
@@ -71,8 +73,6 @@ def gate_and_photos(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
 def test_predict_with_a_gate_writes_two_stage_rows_and_heatmaps(
     gate_and_photos: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    from evaluation_fixtures import tiny_checkpoint
-
     gate_path, photos = gate_and_photos
     model = tiny_checkpoint(tmp_path / "model.pt")
     out, heatmaps = tmp_path / "predictions.csv", tmp_path / "heatmaps"
@@ -92,8 +92,6 @@ def test_predict_with_a_gate_writes_two_stage_rows_and_heatmaps(
 
 
 def test_predict_without_a_gate_keeps_the_classifier_columns(gate_and_photos: tuple[Path, Path], tmp_path: Path) -> None:
-    from evaluation_fixtures import tiny_checkpoint
-
     _, photos = gate_and_photos
     model = tiny_checkpoint(tmp_path / "model.pt")
     out = tmp_path / "predictions.csv"
@@ -103,8 +101,6 @@ def test_predict_without_a_gate_keeps_the_classifier_columns(gate_and_photos: tu
 
 
 def test_heatmaps_without_a_gate_is_a_clear_error(gate_and_photos: tuple[Path, Path], tmp_path: Path, capsys) -> None:
-    from evaluation_fixtures import tiny_checkpoint
-
     _, photos = gate_and_photos
     model = tiny_checkpoint(tmp_path / "model.pt")
     with pytest.raises(SystemExit) as exited:

@@ -8,7 +8,6 @@ import math
 
 import pytest
 
-from tests.helpers.augment import CLASSES, POLICY, SETS, policy, settings
 from textile_defects.augment.counts import balanced_copies
 from textile_defects.augment.ops import OPERATIONS
 from textile_defects.augment.policy import FLIP_OPS, RANGE_KEYS, _draw_round, draw_operations
@@ -16,6 +15,8 @@ from textile_defects.augment.settings import AugmentPolicy, AugmentSettings, loa
 from textile_defects.augment.writer import copy_operations
 from textile_defects.errors import ConfigError
 from textile_defects.utils.seeding import rng_for
+
+from tests.helpers.augment import CLASSES, POLICY, SETS, policy, settings
 
 # ---- frequencies ----
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from textile_defects.data.manifest import read_manifest
+
 from tests.helpers import augment
 from tests.helpers.augment import folder_bytes, write_split
 from tests.helpers.repo import REPO_ROOT, run, tool_env
-from textile_defects.data.manifest import read_manifest
 
 
 SETS = ("augment_train", "augment_val", "augment_test")

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers.repo import REPO_ROOT, copy_of_repo, deep_merge, project_files, run
 from textile_defects.crossval.folds import check_plan_files
 from textile_defects.crossval.report import augmented_manifest
+
+from tests.helpers.repo import REPO_ROOT, copy_of_repo, deep_merge, project_files, run
 
 
 FOLDS = 2

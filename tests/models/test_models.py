@@ -15,13 +15,14 @@ import torch.nn.functional as F
 import torchvision.models as tvm
 from PIL import Image
 
-from tests.helpers.evaluation import model_config
 from textile_defects.errors import ConfigError, DataError, WeightsError
 from textile_defects.models import ENCODERS, ModelConfig, build_encoder, build_model, load_checkpoint, save_checkpoint
 from textile_defects.models.checkpoint import FORMAT, params_hash
 from textile_defects.models.classifiers import CosineLinear, build_classifier
 from textile_defects.models.head import LearnedDownsampler, ResizeHead
 from textile_defects.models.network import DefectClassifier
+
+from tests.helpers.evaluation import model_config
 
 CLASSES = ("non_defect", "hole", "lycra_cut", "needle", "twoply")
 SMALL = 64  # encoder input side for fast tests
