@@ -66,7 +66,8 @@ def main() -> None:
     gate_verdict = np.array([gate[o]["defective"] for o in order])
     report: dict = {"originals": len(order), "defect_originals": int(defective.sum()), "confidence": confidence}
     report["gate"] = score_figures(defective, gate_scores, gate_verdict, labels, good_class, confidence)
-    atomic_write_text(args.plots / "roc_gate.csv", roc_csv(metrics.roc_points(defective, gate_scores)))
+    # roc.csv is the gate's (the CV contract's name); each classifier's is roc_<model>.csv beside it.
+    atomic_write_text(args.plots / "roc.csv", roc_csv(metrics.roc_points(defective, gate_scores)))
 
     runs = load_scores(args.crossval / "scores", args.crossval / "plan" / "folds.csv", classes, seeds=seeds)
     for model, model_runs in sorted(runs.items()):
@@ -107,6 +108,7 @@ def main() -> None:
         pixels = prepare_image(resolve(args.ingested, row), (int(row["width"]), int(row["height"])))
         return pixels, maps[original], caption, masks.get(original)
 
+    # One colour scale for every tile: the folds' thresholds differ a little; their median sets it.
     threshold = float(np.median([gate[o]["threshold"] for o in order]))
     defects = [o for o in order if gate[o]["label"] != good_class]
     goods = sorted((o for o in order if gate[o]["label"] == good_class), key=lambda o: -gate[o]["score"])[:TOP_GOOD]

@@ -1,10 +1,12 @@
 """Heatmaps for people: a frame with its patch-score map overlaid, and grids of them.
 
 The map is upsampled from the patch grid to the frame (bilinear) and coloured
-on a fixed scale tied to the gate's threshold: 0 is transparent-cool, the
-threshold sits in the middle of the colour scale, twice the threshold and above
-is the hottest colour. So colours compare across frames, and anything warmer
-than the middle is what the gate calls defective.
+on a fixed scale tied to the gate's threshold: half the threshold and below is
+the coolest colour, the threshold sits in the middle of the scale (green), 1.5
+times the threshold and above is the hottest. So colours compare across
+frames, and anything warmer than green is what the gate calls defective. A
+mask, when given, is outlined a few pixels outside itself, so a thin defect's
+own colours stay visible.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from textile_defects.utils.atomic import atomic_write_bytes
 
 OVERLAY_ALPHA = 0.5
 MASK_OUTLINE_RGB = (255, 255, 255)
+OUTLINE_INNER_PX, OUTLINE_OUTER_PX = 13, 19
+"""The mask's outline: a ring between the mask grown by these windows (odd sides, in pixels)."""
 
 
 def upsample_map(patch_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -32,13 +36,15 @@ def upsample_map(patch_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def overlay(image: np.ndarray, patch_map: np.ndarray, threshold: float, mask: np.ndarray | None = None) -> Image.Image:
     """The frame (H, W, 3) uint8 with ``patch_map`` coloured over it; ``mask`` (H, W) outlined when given."""
     height, width = image.shape[:2]
-    scaled = np.clip(upsample_map(patch_map, (width, height)) / (2.0 * threshold), 0.0, 1.0)
+    scaled = np.clip(upsample_map(patch_map, (width, height)) / threshold - 0.5, 0.0, 1.0)
     colours = colormaps["jet"](scaled)[..., :3] * 255.0
     blended = (1.0 - OVERLAY_ALPHA) * image.astype(np.float32) + OVERLAY_ALPHA * colours
     frame = np.clip(blended, 0, 255).astype(np.uint8)
     if mask is not None:
         inside = (np.asarray(mask) > 0).astype(np.uint8)
-        ring = cv2.dilate(inside, np.ones((7, 7), np.uint8)) - inside
+        ring = cv2.dilate(inside, np.ones((OUTLINE_OUTER_PX, OUTLINE_OUTER_PX), np.uint8)) - cv2.dilate(
+            inside, np.ones((OUTLINE_INNER_PX, OUTLINE_INNER_PX), np.uint8)
+        )
         frame[ring > 0] = MASK_OUTLINE_RGB
     return Image.fromarray(frame)
 
