@@ -39,6 +39,9 @@ TINY_PARAMS: dict[str, Any] = {
     "ingest": {"min_width": 64, "min_height": 36},
     "split": {"val_originals": {"non_defect": 2, "hole": 1, "lycra_cut": 1, "needle": 1, "twoply": 1}},
     "augment": {"workers": 2},
+    # The gate reads the tiny frames whole, from the tiny encoder's own layers;
+    # 4 good training originals allow 2 leave-out folds for its threshold.
+    "gate": {"image_size": [160, 90], "layers": ["features.3", "features.6"], "threshold_folds": 2},
 }
 TINY_AUGMENT: dict[str, Any] = {
     "copies_per_original": {"non_defect": 2, "hole": 3, "lycra_cut": 3, "needle": 2, "twoply": 3},
