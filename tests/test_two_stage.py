@@ -11,11 +11,12 @@ import torch
 from PIL import Image
 
 from textile_defects.gate.checkpoint import save_gate
-from textile_defects.gate.model import GateConfig, TrainingImage, fit_gate
+from textile_defects.gate.model import TrainingImage, fit_gate
 from textile_defects.predict import main, predict
 from textile_defects.two_stage import two_stage_labels
 
 from tests.helpers.evaluation import tiny_checkpoint
+from tests.helpers.gate import knit_texture, tiny_gate_config, write_png
 
 CLASSES = ("non_defect", "hole", "needle")
 WIDTH, HEIGHT = 160, 96
@@ -37,36 +38,18 @@ def test_the_rule_refuses_mismatched_shapes_and_unknown_good_class() -> None:
         two_stage_labels(np.ones((1, 3)) / 3, np.array([True]), CLASSES, "good")
 
 
-def _texture(seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    columns = 120 + 40 * np.sin(np.arange(WIDTH) * 2 * np.pi / 6)
-    grey = np.tile(columns, (HEIGHT, 1)) + rng.normal(0, 4, size=(HEIGHT, WIDTH))
-    return np.repeat(np.clip(grey, 0, 255)[..., None], 3, axis=2).astype(np.uint8)
-
-
-def _png(path: Path, pixels: np.ndarray) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels).save(path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def gate_and_photos(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A tiny gate built on good textures, and a folder with one good and one spotted photo."""
     folder = tmp_path_factory.mktemp("two_stage")
     torch.manual_seed(0)
-    images = [TrainingImage(_png(folder / "train" / f"good_{i}.png", _texture(i)), f"good_{i}", True) for i in range(6)]
-    values = {
-        "image_size": [WIDTH, HEIGHT], "layers": ["_blocks.4", "_blocks.10"], "grid": "coarsest", "neighbourhood": 3,
-        "centre": True, "border_patches": 1, "coreset_ratio": 0.25, "projection_dim": 16, "augmented_copies": 0,
-        "target_specificity": 0.9, "threshold_folds": 2, "seed": 0,
-    }
-    config = GateConfig.from_section(values, encoder="efficientnet_lite0", weights="none")
+    images = [TrainingImage(write_png(folder / "train" / f"good_{i}.png", knit_texture(i, WIDTH, HEIGHT)), f"good_{i}", True) for i in range(6)]
+    config = tiny_gate_config(WIDTH, HEIGHT, augmented_copies=0)
     gate_path = save_gate(fit_gate(config, images), config, folder / "gate.pt")
-    spotted = _texture(50)
+    spotted = knit_texture(50, WIDTH, HEIGHT)
     spotted[40:60, 70:95] = 255
-    _png(folder / "photos" / "good.png", _texture(60))
-    _png(folder / "photos" / "spotted.png", spotted)
+    write_png(folder / "photos" / "good.png", knit_texture(60, WIDTH, HEIGHT))
+    write_png(folder / "photos" / "spotted.png", spotted)
     return gate_path, folder / "photos"
 
 
@@ -107,3 +90,12 @@ def test_heatmaps_without_a_gate_is_a_clear_error(gate_and_photos: tuple[Path, P
         main([str(photos), "--model", str(model), "--out", str(tmp_path / "p.csv"), "--gate", "none", "--heatmaps", str(tmp_path / "h")])
     assert exited.value.code == 2
     assert "--heatmaps needs the anomaly gate" in capsys.readouterr().err
+
+
+def test_the_gate_beside_the_model_is_used_by_default(gate_and_photos: tuple[Path, Path], tmp_path: Path) -> None:
+    gate_path, photos = gate_and_photos
+    model = tiny_checkpoint(tmp_path / "model.pt")
+    (tmp_path / "gate.pt").write_bytes(gate_path.read_bytes())
+    out = tmp_path / "predictions.csv"
+    predict([str(photos), "--model", str(model), "--out", str(out)])
+    assert "anomaly_score" in out.read_text().splitlines()[0].split(",")

@@ -6,8 +6,9 @@
 Writes one CSV row per image: the predicted class, its probability, every
 class's probability, and whether the fabric is defective. Without a gate,
 defective means the classifier's most probable class is not the good one.
-With a gate (``--gate``; by default ``models/gate.pt`` when it exists,
-``--gate none`` to score with the classifier alone) the prediction has two
+With a gate (``--gate``; by default ``gate.pt`` beside the ``--model``
+checkpoint when it exists, e.g. ``models/gate.pt``; ``--gate none`` to score
+with the classifier alone) the prediction has two
 stages (:mod:`textile_defects.two_stage`): the gate's anomaly score against
 its threshold decides defective or good, and the classifier names the defect
 among the defective frames. The row then also holds the anomaly score, the
@@ -47,7 +48,8 @@ from textile_defects.utils.stage import run_stage
 
 log = logging.getLogger("textile_defects.predict")
 
-DEFAULT_GATE = Path("models/gate.pt")
+GATE_FILE = "gate.pt"
+"""The gate used by default: this file beside the classifier checkpoint (train_gate writes models/gate.pt)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,19 +162,20 @@ def _gate_scores(
     return GateVerdicts(scores=scores, threshold=gate.threshold)
 
 
-def _gate_path(option: str | None, heatmaps: Path | None) -> Path | None:
-    """The gate to use: the option's file, none for ``none``, else models/gate.pt when it exists."""
+def _gate_path(option: str | None, heatmaps: Path | None, model: Path) -> Path | None:
+    """The gate to use: the option's file, none for ``none``, else gate.pt beside ``model`` when it exists."""
     if option is not None:
         if option.lower() == "none":
             if heatmaps is not None:
                 raise ConfigError("--heatmaps needs the anomaly gate; drop --gate none or --heatmaps.")
             return None
         return Path(option)
-    if DEFAULT_GATE.is_file():
-        return DEFAULT_GATE
+    beside = model.parent / GATE_FILE
+    if beside.is_file():
+        return beside
     if heatmaps is not None:
-        raise ConfigError(f"--heatmaps needs an anomaly gate: pass --gate PATH, or build {DEFAULT_GATE} with `dvc repro train_gate`.")
-    log.info("no anomaly gate (%s not found): the classifier alone decides defective or good", DEFAULT_GATE)
+        raise ConfigError(f"--heatmaps needs an anomaly gate: pass --gate PATH, or build {beside} with `dvc repro train_gate`.")
+    log.info("no anomaly gate (%s not found): the classifier alone decides defective or good", beside)
     return None
 
 
@@ -186,7 +189,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", choices=DEVICES, default="auto", help="default: %(default)s")
     parser.add_argument("--good-class", help="the class meaning good fabric (default: the checkpoint's)")
     parser.add_argument(
-        "--gate", help=f"anomaly gate checkpoint; 'none' = classifier alone (default: {DEFAULT_GATE} when it exists)"
+        "--gate", help=f"anomaly gate checkpoint; 'none' = classifier alone (default: {GATE_FILE} beside --model, when it exists)"
     )
     parser.add_argument("--heatmaps", type=Path, help="write each frame with the gate's patch-score heatmap here (PNG)")
     args = parser.parse_args(argv)
@@ -208,7 +211,7 @@ def predict(argv: Sequence[str] | None = None) -> list[ImagePrediction]:
         raise DataError(f"{args.source}: no .jpg, .jpeg or .png files found (searched recursively).")
     log.info("classifying %d image(s) with %s", len(images), args.model)
     device = resolve_device(args.device)
-    gate_path = _gate_path(args.gate, args.heatmaps)
+    gate_path = _gate_path(args.gate, args.heatmaps, args.model)
     predictions = list(predict_files(model, model.config.image_size, images, device, batch_size=args.batch_size))
     readable = any(p.probabilities is not None for p in predictions)
     gate = _gate_scores(gate_path, predictions, args.source, args.heatmaps) if gate_path is not None and readable else None

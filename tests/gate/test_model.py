@@ -15,41 +15,18 @@ from textile_defects.gate.checkpoint import load_gate, save_gate
 from textile_defects.gate.heatmap import write_overlay
 from textile_defects.gate.model import GateConfig, TrainingImage, fit_gate
 
+from tests.helpers.gate import knit_texture, tiny_gate_config, write_png
+
 WIDTH, HEIGHT = 256, 160
 SPOT = (80, 176)  # (row, column) of the bright spot's centre
 
 
 def texture(seed: int) -> np.ndarray:
-    """A knit-like uniform texture: vertical stripes with a little noise."""
-    rng = np.random.default_rng(seed)
-    columns = 120 + 40 * np.sin(np.arange(WIDTH) * 2 * np.pi / 6)
-    grey = np.tile(columns, (HEIGHT, 1)) + rng.normal(0, 4, size=(HEIGHT, WIDTH))
-    return np.repeat(np.clip(grey, 0, 255)[..., None], 3, axis=2).astype(np.uint8)
-
-
-def write_png(path: Path, pixels: np.ndarray) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels).save(path)
-    return path
+    return knit_texture(seed, WIDTH, HEIGHT)
 
 
 def tiny_config(**overrides: object) -> GateConfig:
-    values = {
-        "image_size": [WIDTH, HEIGHT],
-        "layers": ["_blocks.4", "_blocks.10"],
-        "grid": "coarsest",
-        "neighbourhood": 3,
-        "centre": True,
-        "border_patches": 1,
-        "coreset_ratio": 0.25,
-        "projection_dim": 16,
-        "augmented_copies": 1,
-        "target_specificity": 0.9,
-        "threshold_folds": 2,
-        "seed": 0,
-    }
-    values.update(overrides)
-    return GateConfig.from_section(values, encoder="efficientnet_lite0", weights="none")
+    return tiny_gate_config(WIDTH, HEIGHT, **overrides)
 
 
 @pytest.fixture(scope="module")

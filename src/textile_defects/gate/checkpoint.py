@@ -82,8 +82,8 @@ def load_gate(path: str | Path) -> tuple[Gate, dict[str, Any]]:
             "rebuild it with `dvc repro train_gate`."
         )
     settings = payload["config"]
-    # weights="none": every weight comes from the file right after.
-    encoder, _ = build_encoder(settings["encoder"], "none")
+    # weights=None: every weight comes from the file right after (and nothing logs a random initialisation).
+    encoder, _ = build_encoder(settings["encoder"], None)
     encoder.load_state_dict(payload["encoder_state"], strict=True)
     encoder = encoder.to(memory_format=torch.channels_last)
     extractor = PatchFeatureExtractor(encoder, settings["layers"], int(settings["neighbourhood"]), settings["grid"])
