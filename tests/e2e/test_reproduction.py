@@ -24,7 +24,7 @@ from tests.helpers.repo import copy_of_repo, run, tool_env
 
 
 DATA_STAGES = ("sample", "ingest", "split", "augment_train", "augment_val", "augment_test")
-TRAIN_STAGES = ("train_baseline", "train_post_baseline")
+TRAIN_STAGES = ("train_baseline", "train_post_baseline", "train_gate")
 # The clone reruns every stage but evaluate, the slowest one here, which reads
 # only outputs checked below and is not part of the reproduction promise.
 DATA_TARGETS = ("augment_train", "augment_val", "augment_test")
