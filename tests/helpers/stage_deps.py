@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import shlex
@@ -52,3 +53,21 @@ def imported_library_files(script: str) -> list[str]:
 def covered(path: str, deps: list[str]) -> bool:
     """True when ``path`` is a dependency or lies in a dependency folder."""
     return any(dep == path or PurePosixPath(path).is_relative_to(dep) for dep in deps)
+
+
+@dataclasses.dataclass(frozen=True)
+class StageImports:
+    """A stage's script, its declared deps, the library files the script imports, and those not covered."""
+
+    script: str
+    deps: list[str]
+    imported: list[str]
+    missing: list[str]
+
+
+def inspect_stage(definition: dict) -> StageImports:
+    """What a dvc.yaml stage ``definition`` runs against what it declares."""
+    deps = [PurePosixPath(dep).as_posix() for dep in definition["deps"]]
+    script = stage_script(definition["cmd"])
+    imported = imported_library_files(script)
+    return StageImports(script, deps, imported, [path for path in imported if not covered(path, deps)])

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
 import yaml
 
 from tests.helpers.repo import REPO_ROOT, tool_env
-from tests.helpers.stage_deps import PACKAGE, covered, imported_library_files, stage_script
+from tests.helpers.stage_deps import PACKAGE, inspect_stage
 
 
 def pipeline() -> dict[str, Any]:
@@ -30,15 +29,10 @@ STAGES = pipeline()["stages"]
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_every_library_module_a_stage_imports_is_a_dependency(stage: str) -> None:
     definition = STAGES[stage]
-    deps = [PurePosixPath(dep).as_posix() for dep in definition["deps"]]
-    script = stage_script(definition["cmd"])
-    assert script in deps, f"stage {stage}: its script {script} is not in deps"
-
-    imported = imported_library_files(script)
-
-    assert f"src/{PACKAGE}/__init__.py" in imported, "the listing must see the package itself"
-    missing = [path for path in imported if not covered(path, deps)]
-    assert missing == [], f"stage {stage}: add to its deps in dvc.yaml: {missing}"
+    found = inspect_stage(definition)
+    assert found.script in found.deps, f"stage {stage}: its script {found.script} is not in deps"
+    assert f"src/{PACKAGE}/__init__.py" in found.imported, "the listing must see the package itself"
+    assert found.missing == [], f"stage {stage}: add to its deps in dvc.yaml: {found.missing}"
 
 
 def test_both_models_are_model_registry_artifacts_produced_by_the_pipeline() -> None:
