@@ -100,3 +100,51 @@ def test_fold_plan_passes_the_leakage_check_with_the_augmented_copies(crossval_r
 def test_second_crossval_repro_is_a_no_op(crossval_repo: tuple[Path, str, str]) -> None:
     repo, _, _ = crossval_repo
     assert "Data and pipelines are up to date." in run(["dvc", "repro", "crossval/dvc.yaml"], repo).stdout
+
+
+TINY_SWEEP = {
+    "variant": "baseline",
+    "seeds": [5],
+    "runs": [
+        {"name": "wide", "note": "16:9 input, plain resize", "overrides": {"input_size": [64, 36], "head": "resize"}},
+        {"name": "probe_wide", "note": "frozen features at 16:9", "probe_input_size": [64, 36]},
+    ],
+}
+
+
+def _sweep(repo: Path, sweep: dict, *extra: str) -> str:
+    path = repo / "crossval" / "sweeps" / "tiny.yaml"
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+    result = run(["python", "scripts/cv_sweep.py", str(path), *extra], repo)
+    return result.stdout + result.stderr
+
+
+def test_a_queued_sweep_scores_its_runs_on_the_cv_folds_and_resumes(crossval_repo: tuple[Path, str, str]) -> None:
+    repo, _, _ = crossval_repo
+    output = _sweep(repo, TINY_SWEEP, "--jobs", "2")
+    assert "2 fold model(s) to train" in output, output  # one seed x two folds; the probe row trains nothing
+    blocks = json.loads((repo / "reports/sweeps/tiny.json").read_text())
+    originals = sum(yaml.safe_load((repo / "params.yaml").read_text())["sample"]["counts"].values())
+    for name in ("wide", "probe_wide"):
+        assert blocks[name]["originals"] == originals, name  # every original scored once, by a model that never saw it
+        assert 0.0 <= blocks[name]["f1_macro"]["ci_low"] <= blocks[name]["f1_macro"]["mean"] <= blocks[name]["f1_macro"]["ci_high"]
+    table = (repo / "reports/sweeps/tiny.md").read_text()
+    assert "| wide |" in table and "16:9 input, plain resize (" in table and "per fold model)" in table
+    # The trained models read the 16:9 input, scored from the CV's own fold data.
+    settings = json.loads((repo / "data/crossval/sweeps/tiny/wide/seed5/settings.json").read_text())["settings"]
+    assert settings["input_size"] == [64, 36] and settings["selection"] == "last" and settings["seed"] == 5
+
+    # Nothing changed: nothing retrains. A changed run: only it retrains.
+    assert "0 fold model(s) to train" in _sweep(repo, TINY_SWEEP)
+    changed = {**TINY_SWEEP, "runs": [{**TINY_SWEEP["runs"][0], "overrides": {"input_size": [96, 54], "head": "resize"}}, TINY_SWEEP["runs"][1]]}
+    assert "2 fold model(s) to train" in _sweep(repo, changed)
+
+
+def test_a_bad_sweep_file_names_the_run_and_key(crossval_repo: tuple[Path, str, str]) -> None:
+    repo, _, _ = crossval_repo
+    bad = {**TINY_SWEEP, "runs": [{"name": "typo", "note": "x", "overrides": {"input_sise": 64}}]}
+    path = repo / "crossval" / "sweeps" / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad, sort_keys=False))
+    result = run(["python", "scripts/cv_sweep.py", str(path)], repo, check=False)
+    assert result.returncode != 0
+    assert "bad:typo" in result.stderr and "input_sise" in result.stderr, result.stderr

@@ -313,11 +313,40 @@ def test_the_checkpoint_stores_the_model_description_once(tmp_path: Path) -> Non
 
 
 def test_the_encoder_input_side_is_stored_resolved(tmp_path: Path) -> None:
-    # input_size None means "the encoder's own"; the checkpoint keeps the side actually built.
+    # input_size None means "the encoder's own"; the checkpoint keeps the (W, H) actually built.
     model = build_model(_config("squeezenet1", input_size=None), CLASSES, weights="none")
-    assert model.config.input_size == ENCODERS["squeezenet1"].spec.input_size
+    side = ENCODERS["squeezenet1"].spec.input_size
+    assert model.config.input_size == (side, side)
     loaded, _ = load_checkpoint(save_checkpoint(tmp_path / "m.pt", model, good_class="non_defect"))
     assert loaded.config.input_size == model.config.input_size
+
+
+@pytest.mark.parametrize("head", ["learned", "resize"])
+def test_an_input_size_pair_keeps_the_frames_aspect_ratio(head: str, tmp_path: Path) -> None:
+    # [W, H] = [96, 54] is the 1270x720 frame's 16:9: the encoder reads a 54x96 map, not a squeezed square.
+    model = build_model(_config("resnet18", head=head, input_size=(96, 54)), CLASSES, weights="none").eval()
+    assert model.head(torch.rand(1, 3, 72, 128)).shape == (1, 3, 54, 96)
+    assert model(_images()).shape == (2, len(CLASSES))
+    loaded, _ = load_checkpoint(save_checkpoint(tmp_path / "m.pt", model, good_class="non_defect"))
+    assert loaded.config.input_size == (96, 54)
+
+
+def test_one_integer_input_size_is_a_square_everywhere() -> None:
+    # params.yaml's `input_size: 128` and older checkpoints' plain side mean (128, 128).
+    assert model_config(input_size=128).input_size == (128, 128)
+    assert ModelConfig.from_dict({**model_config().as_dict(), "input_size": 128}).input_size == (128, 128)
+    assert model_config(input_size=[320, 180]).as_dict()["input_size"] == [320, 180]
+
+
+@pytest.mark.parametrize("value", [[320], [320, 180, 3], [320, 8], 8, "224", [320.0, 180]])
+def test_a_bad_input_size_is_rejected_with_its_key(value: object) -> None:
+    with pytest.raises(ConfigError, match=r"model\.input_size: got .*\[width, height\] in pixels or one integer"):
+        ModelConfig.from_dict({**model_config().as_dict(), "input_size": value})
+
+
+def test_a_too_small_side_of_an_input_pair_names_the_encoder() -> None:
+    with pytest.raises(ConfigError, match="too small for resnet18"):
+        build_encoder("resnet18", "none", input_size=(64, 24))
 
 
 def test_saving_the_same_model_twice_gives_identical_bytes(tmp_path: Path) -> None:
@@ -360,3 +389,31 @@ def test_unusable_checkpoint_files_are_data_errors(tmp_path: Path) -> None:
     torch.save(_shared_model("squeezenet1").state_dict(), foreign)
     with pytest.raises(DataError, match="not a textile-defects checkpoint"):
         load_checkpoint(foreign)
+
+
+def test_a_frozen_trunk_runs_without_autograd_and_the_classifier_still_learns() -> None:
+    # head: resize has no parameters; with the encoder frozen only the classifier needs gradients.
+    model = _small_model("resnet18", head="resize").train()
+    model.freeze_encoder()
+    assert not model.trunk_trains
+    features: list[torch.Tensor] = []
+    handle = model.encoder.register_forward_hook(lambda _m, _i, out: features.append(out))
+    model(_images()).sum().backward()
+    handle.remove()
+    assert not features[0].requires_grad  # no graph kept through the encoder
+    assert all(p.grad is not None for p in model.classifier.parameters() if p.requires_grad)
+    # Same logits with and without the shortcut (it changes what is recorded, not what is computed).
+    model.eval()
+    with torch.no_grad():
+        expected = model(_images())
+    assert torch.equal(model(_images()), expected)
+
+
+@pytest.mark.parametrize("head, unfreeze", [("learned", 0), ("resize", 1)])
+def test_a_trainable_trunk_gets_its_gradients(head: str, unfreeze: int) -> None:
+    model = _small_model("resnet18", head=head).train()
+    model.unfreeze_last(unfreeze)
+    assert model.trunk_trains
+    model(_images()).sum().backward()
+    trunk = [*model.head.parameters(), *model.encoder.parameters()]
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in trunk if p.requires_grad)

@@ -173,11 +173,11 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_the_model_keys_become_the_model_config_and_the_section_stays_flat() -> None:
     settings = config(input_size=48, classifier="mlp", encoder="squeezenet1")
-    assert (settings.model.encoder, settings.model.input_size, settings.model.classifier) == ("squeezenet1", 48, "mlp")
+    assert (settings.model.encoder, settings.model.input_size, settings.model.classifier) == ("squeezenet1", (48, 48), "mlp")
     assert settings.model.image_size == IMAGE_SIZE and settings.model.hidden_units == (256, 128)
     params = settings.as_params()
     assert set(params) == set(section()), "as_params is the section as written: flat, same keys, no encoder"
-    assert params["input_size"] == 48 and params["image_size"] == list(IMAGE_SIZE)
+    assert params["input_size"] == [48, 48] and params["image_size"] == list(IMAGE_SIZE)
 
 
 # --- the schedule: early stopping, the epoch kept, what the plateau schedule watches ------------

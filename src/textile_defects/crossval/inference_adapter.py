@@ -51,19 +51,27 @@ def predict_checkpoint(
 
 @torch.inference_mode()
 def encoder_features(
-    encoder: str, weights: str, image_paths: Sequence[Path], *, batch_size: int, device: str
+    encoder: str,
+    weights: str,
+    image_paths: Sequence[Path],
+    *,
+    batch_size: int,
+    device: str,
+    input_size: tuple[int, int] | None = None,
 ) -> np.ndarray:
-    """Pooled features (N, feature_dim) of whole frames, each resized to the encoder's square input.
+    """Pooled features (N, feature_dim) of whole frames, each resized to ``input_size`` (W, H).
 
+    None: the encoder's ImageNet square (224 for efficientnet_lite0), which
+    squeezes a 16:9 frame; a 16:9 size keeps its proportions.
     Pixels come from THE preprocessing (:func:`prepare_image`), normalised
     with the encoder's own mean and std, as the classifiers do.
     """
-    net, spec = build_encoder(encoder, weights)
+    net, spec = build_encoder(encoder, weights, input_size=input_size)
     setup = resolve_device(device)
     net = net.eval().to(setup.device)
     mean = torch.tensor(spec.mean, dtype=torch.float32, device=setup.device).view(1, 3, 1, 1)
     std = torch.tensor(spec.std, dtype=torch.float32, device=setup.device).view(1, 3, 1, 1)
-    size = (spec.input_size, spec.input_size)
+    size = input_size or (spec.input_size, spec.input_size)
     chunks: list[np.ndarray] = []
     with progress(total=len(image_paths), desc=f"features {encoder}", unit="img") as bar:
         for start in range(0, len(image_paths), batch_size):
@@ -73,5 +81,5 @@ def encoder_features(
                 features = net((pixels - mean) / std)
             chunks.append(features.float().flatten(1).cpu().numpy())
             bar.update(len(batch))
-    log.info("features of %d image(s) from %s (%s weights): %d values each", len(image_paths), encoder, weights, spec.feature_dim)
+    log.info("features of %d image(s) from %s (%s weights) at %dx%d: %d values each", len(image_paths), encoder, weights, *size, spec.feature_dim)
     return np.concatenate(chunks).astype(np.float32)

@@ -30,6 +30,27 @@ MODEL_KEYS: tuple[str, ...] = (
 )
 
 
+def _is_side(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= MIN_SIDE
+
+
+def _input_size(reader: SectionReader) -> tuple[int, int] | None:
+    """``input_size``: null, one side (a square) or ``[W, H]``, as (W, H); a problem is recorded, not raised."""
+    value = reader.raw("input_size")
+    if value is None:
+        return None
+    if _is_side(value):
+        return (value, value)
+    if isinstance(value, list | tuple) and len(value) == 2 and all(_is_side(side) for side in value):
+        return (value[0], value[1])
+    reader.problem("input_size", value, f"[width, height] in pixels or one integer (a square), each >= {MIN_SIDE}, or null")
+    return None
+
+
+MIN_SIDE = 16
+"""Smallest input side a params file may name (the encoder may ask for more)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """Architecture and input of one classifier."""
@@ -38,8 +59,11 @@ class ModelConfig:
     """Registry name of the ImageNet encoder (``textile_defects.models.registry.ENCODERS``)."""
     image_size: tuple[int, int]
     """(W, H) pixels the model reads: every file is prepared to this size first."""
-    input_size: int | None
-    """Square side the head resizes to for the encoder; None = the encoder's own."""
+    input_size: tuple[int, int] | None
+    """(W, H) the head resizes to for the encoder; None = the encoder's own square.
+
+    params.yaml takes ``[W, H]`` (e.g. [320, 180], the frame's 16:9) or one
+    integer for a square (the report's 128 or 224; older checkpoints store one)."""
     head: str
     """learned | resize."""
     classifier: str
@@ -49,6 +73,13 @@ class ModelConfig:
     head_dropout: float
     cosine_scale: float
 
+    def __post_init__(self) -> None:
+        # One spelling of a size: (W, H), whether built from params, a checkpoint or code.
+        if isinstance(self.input_size, int):
+            object.__setattr__(self, "input_size", (self.input_size, self.input_size))
+        elif self.input_size is not None:
+            object.__setattr__(self, "input_size", tuple(int(side) for side in self.input_size))
+
     @classmethod
     def read(cls, reader: SectionReader, encoder: str) -> ModelConfig:
         """The model keys of a training section (reported through ``reader``, like every other key)."""
@@ -57,7 +88,7 @@ class ModelConfig:
         return cls(
             encoder=encoder,
             image_size=reader.int_pair("image_size", minimum=16),
-            input_size=reader.integer("input_size", minimum=16, optional=True),
+            input_size=_input_size(reader),
             head=reader.choice("head", HEADS),
             classifier=reader.choice("classifier", CLASSIFIERS),
             hidden_units=reader.int_list("hidden_units", minimum=1),

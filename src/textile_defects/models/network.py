@@ -27,7 +27,7 @@ class DefectClassifier(nn.Module):
     device, so a loader can ship 4x fewer bytes). ``classes`` names the logits
     in order; ``spec`` describes the encoder; ``config`` is the
     :class:`ModelConfig` that :func:`build_model` rebuilds this architecture
-    from (its ``input_size`` resolved to the encoder's actual input side).
+    from (its ``input_size`` resolved to the (W, H) actually built).
 
     Frozen encoder blocks stay in eval mode even while the model trains: a
     frozen block then computes the same function all along (BatchNorm keeps its
@@ -63,7 +63,16 @@ class DefectClassifier(nn.Module):
         if x.dtype == torch.uint8:
             x = x.float() / 255.0
         x = (x - self.mean) / self.std
-        return self.classifier(self.encoder(self.head(x)))
+        # A trunk (head + encoder) with nothing to train runs without autograd: the frozen
+        # phase then costs a plain forward pass (on CPU ~2.5x faster, far fewer page faults).
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.trunk_trains):
+            features = self.encoder(self.head(x))
+        return self.classifier(features)
+
+    @property
+    def trunk_trains(self) -> bool:
+        """Whether any head or encoder parameter is trainable (gradients must flow through the trunk)."""
+        return any(parameter.requires_grad for parameter in (*self.head.parameters(), *self.encoder.parameters()))
 
     def _unit_parameters(self, unit: tuple[str, ...]) -> Iterator[nn.Parameter]:
         for path in unit:
@@ -152,10 +161,11 @@ def build_model(config: ModelConfig, classes: Sequence[str], weights: str | None
     if not class_names or len(set(class_names)) != len(class_names):
         raise ConfigError(f"classes: need at least one class and no duplicates, got {list(class_names)}.")
     backbone, spec = build_encoder(config.encoder, weights, input_size=config.input_size)
+    input_size = config.input_size or (spec.input_size, spec.input_size)
     return DefectClassifier(
         encoder=backbone,
         spec=spec,
-        head=build_head(config.head, spec.input_size, config.head_dropout),
+        head=build_head(config.head, input_size, config.head_dropout),
         classifier=build_classifier(
             config.classifier,
             spec.feature_dim,
@@ -166,6 +176,6 @@ def build_model(config: ModelConfig, classes: Sequence[str], weights: str | None
         ),
         classes=class_names,
         # The input side actually built, so a checkpoint rebuilds it even if the registry's default changes.
-        config=dataclasses.replace(config, input_size=spec.input_size),
+        config=dataclasses.replace(config, input_size=input_size),
         weights_source="none" if weights is None else weights,
     )

@@ -13,7 +13,6 @@ the package's) own key names: a saved encoder state dict is a valid
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,14 +29,16 @@ log = logging.getLogger(__name__)
 Triple = tuple[float, float, float]
 
 MIN_INPUT_SIZE = 32
-"""Smallest square input every registered backbone accepts (five stride-2 stages)."""
+"""Smallest side every registered backbone accepts (five stride-2 stages)."""
 
 
 @dataclass(frozen=True)
 class EncoderSpec:
     """What a model needs to know about its encoder.
 
-    ``input_size`` is the square side in pixels the encoder reads; ``mean`` and
+    ``input_size`` is the square side in pixels of its ImageNet training (the
+    default a model reads; every encoder here is convolutional with global
+    pooling, so it reads other sizes and aspect ratios too); ``mean`` and
     ``std`` normalise a [0, 1] RGB image for it; ``feature_dim`` is the width
     of the pooled features it returns, shape (N, feature_dim). ``units`` lists,
     in forward order, the blocks that count as one "layer" each for
@@ -201,22 +202,26 @@ def get_entry(name: str) -> EncoderEntry:
         ) from None
 
 
-def build_encoder(name: str, weights: str | None, *, input_size: int | None = None) -> tuple[nn.Module, EncoderSpec]:
+def build_encoder(
+    name: str, weights: str | None, *, input_size: int | tuple[int, int] | None = None
+) -> tuple[nn.Module, EncoderSpec]:
     """Build encoder ``name`` with ``weights`` ("imagenet", "none" or a state-dict path).
 
     None leaves the random initialisation too, silently: the caller loads
     every weight right after (a checkpoint), so "random initialisation" would mislead.
 
-    Returns the encoder, mapping a normalised (N, 3, S, S) float tensor to
-    pooled features (N, feature_dim), and its spec; ``S`` is ``input_size``
-    when given, else the entry's ImageNet size. Raises :class:`WeightsError`
+    Returns the encoder, mapping a normalised (N, 3, H, W) float tensor to
+    pooled features (N, feature_dim) for any H, W it accepts, and its spec
+    (``spec.input_size``: the ImageNet square side). ``input_size`` (a side
+    or (W, H)), when given, is only checked against the smallest input the
+    encoder accepts. Raises :class:`WeightsError`
     when the weights cannot be found or do not fit, :class:`ConfigError` for
     an unknown name or too small an input size.
     """
     entry = get_entry(name)
-    size = entry.spec.input_size if input_size is None else int(input_size)
-    if size < MIN_INPUT_SIZE:
-        raise ConfigError(f"input_size: {size} px is too small for {name}; use at least {MIN_INPUT_SIZE}.")
+    sides = () if input_size is None else (input_size,) if isinstance(input_size, int) else tuple(input_size)
+    if any(int(side) < MIN_INPUT_SIZE for side in sides):
+        raise ConfigError(f"input_size: {input_size} px is too small for {name}; use at least {MIN_INPUT_SIZE} per side.")
     encoder = entry.build()
     for attribute, replacement in entry.strip:
         setattr(encoder, attribute, replacement())
@@ -229,4 +234,4 @@ def build_encoder(name: str, weights: str | None, *, input_size: int | None = No
             encoder, state_dict, ignore_prefixes=[f"{attribute}." for attribute, _ in entry.strip], source=str(path)
         )
         log.info("Encoder %s: loaded weights from %s", name, path)
-    return encoder, dataclasses.replace(entry.spec, input_size=size)
+    return encoder, entry.spec
