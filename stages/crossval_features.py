@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textile_defects.allocator import keep_freed_memory
 from textile_defects.crossval.inference_adapter import encoder_features
 from textile_defects.crossval.config import CrossvalConfig
 from textile_defects.crossval.probe import save_features
@@ -18,6 +19,7 @@ from textile_defects.utils.stage import load_params, run_stage, section, stage_p
 
 
 def main() -> None:
+    keep_freed_memory()  # CPU: reuse freed buffers instead of page-faulting each batch
     parser = stage_parser(__doc__)
     parser.add_argument("--manifest", type=Path, required=True, help="ingest manifest.csv")
     parser.add_argument("--out", type=Path, required=True, help="features folder, replaced as a whole")

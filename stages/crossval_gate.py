@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from textile_defects.allocator import keep_freed_memory
 from textile_defects.data.manifest import read_manifest, resolve
 from textile_defects.gate.model import GateConfig, fit_gate, good_training_images
 from textile_defects.gate.report import gate_scores_csv
@@ -21,6 +22,7 @@ from textile_defects.utils.stage import load_params, run_stage, section, stage_p
 
 
 def main() -> None:
+    keep_freed_memory()  # CPU: reuse freed buffers instead of page-faulting each batch
     parser = stage_parser(__doc__)
     parser.add_argument("--fold", type=int, required=True)
     parser.add_argument("--train", type=Path, required=True, help="the fold's train manifest.csv (originals)")

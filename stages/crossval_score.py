@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textile_defects.allocator import keep_freed_memory
 from textile_defects.crossval.inference_adapter import predict_checkpoint
 from textile_defects.crossval.config import CrossvalConfig
 from textile_defects.crossval.scores import write_scores
@@ -16,6 +17,7 @@ from textile_defects.utils.stage import load_params, run_stage, section, stage_p
 
 
 def main() -> None:
+    keep_freed_memory()  # CPU: reuse freed buffers instead of page-faulting each batch
     parser = stage_parser(__doc__)
     parser.add_argument("--model", type=Path, required=True, help="the fold model's checkpoint (.pt)")
     parser.add_argument("--scored", type=Path, required=True, help="the fold's scored manifest.csv")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textile_defects.allocator import keep_freed_memory
 from textile_defects.crossval.training_adapter import train_fold_model
 from textile_defects.crossval.config import VARIANTS, CrossvalConfig, fold_training_section
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
 
 
 def main() -> None:
+    keep_freed_memory()  # CPU: reuse freed buffers instead of page-faulting each batch
     parser = stage_parser(__doc__)
     parser.add_argument("--variant", required=True, choices=VARIANTS, help="reads params section train_<variant>")
     parser.add_argument("--seed", type=int, required=True, help="training seed (one of crossval.seeds)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from textile_defects.allocator import keep_freed_memory
 from textile_defects.evaluation.config import EvaluateConfig
 from textile_defects.evaluation.evaluate import evaluate_models
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
@@ -13,6 +14,7 @@ log = logging.getLogger("stages.evaluate")
 
 
 def main() -> None:
+    keep_freed_memory()  # CPU: reuse freed buffers instead of page-faulting each batch
     parser = stage_parser(__doc__)
     parser.add_argument("--models", type=Path, nargs="+", required=True, help="checkpoints; each file's stem names its outputs")
     parser.add_argument("--val-originals", type=Path, required=True, help="split manifest of the held-out originals")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from textile_defects.allocator import keep_freed_memory
 from textile_defects.data.images import prepare_image
 from textile_defects.data.manifest import read_manifest, resolve
 from textile_defects.gate.checkpoint import save_gate
@@ -26,6 +27,7 @@ TOP_GOOD = 5
 
 
 def main() -> None:
+    keep_freed_memory()  # CPU: reuse freed buffers instead of page-faulting each batch
     parser = stage_parser(__doc__)
     parser.add_argument("--train", type=Path, required=True, help="split train manifest.csv (good originals)")
     parser.add_argument("--augmented", type=Path, help="augmented train manifest.csv (copies of the good originals)")
