@@ -26,6 +26,7 @@ import numpy as np
 from textile_defects.errors import DataError
 from textile_defects.evaluation.intervals import proportion
 from textile_defects.gate import metrics
+from textile_defects.two_stage import two_stage_labels
 
 if TYPE_CHECKING:  # only the type: cv_gate writes gate files without the CV report's modules
     from textile_defects.evaluation.crossval_report import OutOfFold
@@ -94,12 +95,9 @@ def classifier_arrays(run: OutOfFold, order: Sequence[str], classes: Sequence[st
 def gate_then_classifier(
     labels: Sequence[str], gate_verdict: np.ndarray, probabilities: np.ndarray, classes: Sequence[str], good_class: str, confidence: float
 ) -> dict[str, Any]:
-    """Type accuracy of the classifier among defects the gate rejects (its best defect class, good excluded)."""
-    good = list(classes).index(good_class)
-    defect_probabilities = probabilities.copy()
-    defect_probabilities[:, good] = -1.0
-    named = np.array(classes)[np.argmax(defect_probabilities, axis=1)]
+    """Type accuracy of the classifier among defects the gate rejects, named by predict's own rule (two_stage_labels)."""
+    named = np.array(classes)[two_stage_labels(probabilities, gate_verdict, classes, good_class)]
     labels = np.asarray(labels)
-    found = gate_verdict & (labels != good_class)
+    found = np.asarray(gate_verdict, dtype=bool) & (labels != good_class)
     right = int((named[found] == labels[found]).sum())
     return {"defect_type_accuracy_among_found": {**proportion(right, int(found.sum()), confidence), "successes": right, "trials": int(found.sum())}}
