@@ -83,7 +83,7 @@ class Sweep:
             name = run.string("name")
             note = run.string("note")
             if "probe_input_size" in (entry if isinstance(entry, Mapping) else {}):
-                runs.append(SweepRun(name, note, {}, run.frame_size("probe_input_size", minimum=32)))
+                runs.append(SweepRun(name, note, {}, _probe_size(run)))
             else:
                 overrides = run.raw("overrides")
                 if not isinstance(overrides, Mapping) or "seed" in overrides:
@@ -96,6 +96,18 @@ class Sweep:
             reader.problem("runs", names, "distinct names (each names its folder)")
         reader.finish()
         return cls(name=path.stem, variant=variant, seeds=tuple(seeds), runs=tuple(runs))
+
+
+def _probe_size(run: SectionReader) -> tuple[int, int] | None:
+    """``probe_input_size``: one side (a square) or ``[W, H]``, each >= 32 px, as (W, H)."""
+    value = run.raw("probe_input_size")
+    sides = [value] * 2 if isinstance(value, int) else value
+    if isinstance(sides, list | tuple) and len(sides) == 2 and all(
+        isinstance(side, int) and not isinstance(side, bool) and side >= 32 for side in sides
+    ):
+        return (int(sides[0]), int(sides[1]))
+    run.problem("probe_input_size", value, "[width, height] in pixels or one integer (a square), each >= 32")
+    return None
 
 
 def run_settings(params: Mapping[str, Any], sweep: Sweep, run: SweepRun, seed: int) -> dict[str, Any]:
