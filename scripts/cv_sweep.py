@@ -9,7 +9,8 @@ Needs the CV's fold plan and augmented folds (`dvc repro crossval/dvc.yaml`,
 or `dvc pull` them). Each run's keys go over train_<variant> and
 crossval.train_overrides, as cv_train lays them; finished (run, seed) pairs
 are skipped, so extending the queue or restarting costs only the new work.
-Work lands in data/crossval/sweeps/<sweep>/ (git-ignored); the table in
+Work lands in data/sweeps/<sweep>/ (git-ignored; outside data/crossval, which cv_report
+hashes whole, so a sweep never makes the CV stale); the table in
 reports/sweeps/<sweep>.md and .json (see textile_defects.crossval.sweep).
 """
 
@@ -36,7 +37,7 @@ def main() -> None:
     parser.add_argument("--plan", type=Path, default=Path("data/crossval/plan"), help="the CV fold plan folder")
     parser.add_argument("--folds", default="data/crossval/fold_{fold}/augmented", help="augmented fold folders, with {fold}")
     parser.add_argument("--manifest", type=Path, default=Path("data/ingested/manifest.csv"), help="ingest manifest (probe rows)")
-    parser.add_argument("--work", type=Path, default=Path("data/crossval/sweeps"), help="where runs keep their scores")
+    parser.add_argument("--work", type=Path, default=Path("data/sweeps"), help="where runs keep their scores")
     parser.add_argument("--out", type=Path, default=Path("reports/sweeps"), help="where the table goes")
     args = parser.parse_args()
     params = load_params(args.params)

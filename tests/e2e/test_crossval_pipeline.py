@@ -131,8 +131,10 @@ def test_a_queued_sweep_scores_its_runs_on_the_cv_folds_and_resumes(crossval_rep
     table = (repo / "reports/sweeps/tiny.md").read_text()
     assert "| wide |" in table and "16:9 input, plain resize (" in table and "per fold model)" in table
     # The trained models read the 16:9 input, scored from the CV's own fold data.
-    settings = json.loads((repo / "data/crossval/sweeps/tiny/wide/seed5/settings.json").read_text())["settings"]
+    settings = json.loads((repo / "data/sweeps/tiny/wide/seed5/settings.json").read_text())["settings"]
     assert settings["input_size"] == [64, 36] and settings["selection"] == "last" and settings["seed"] == 5
+    # A sweep reads the CV's outputs and writes beside them, never into what a CV stage hashes.
+    assert "up to date" in run(["dvc", "status", "crossval/dvc.yaml"], repo).stdout
 
     # Nothing changed: nothing retrains. A changed run: only it retrains.
     assert "0 fold model(s) to train" in _sweep(repo, TINY_SWEEP)
