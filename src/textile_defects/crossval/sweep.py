@@ -36,7 +36,7 @@ from textile_defects.crossval.folds import fold_manifest, read_folds
 from textile_defects.crossval.scores import score_file_name, write_scores
 from textile_defects.errors import ConfigError, DataError
 from textile_defects.training.config import TrainConfig
-from textile_defects.utils.atomic import atomic_write_json, atomic_write_text
+from textile_defects.utils.atomic import atomic_write_json
 from textile_defects.utils.params import SectionReader, available_cores
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,7 @@ def _fingerprint(params: Mapping[str, Any], settings: Mapping[str, Any] | None, 
 @dataclasses.dataclass(frozen=True)
 class _Job:
     run: str
+    variant: str
     fold: int
     seed: int | None
     settings: dict[str, Any] | None
@@ -142,17 +143,17 @@ def _train_and_score(job: _Job, params: Mapping[str, Any], plan_dir: str, fold_d
     """Train one fold model and score the originals its fold holds out; returns seconds taken (in a worker)."""
     import torch
 
+    from textile_defects.allocator import keep_freed_memory
     from textile_defects.crossval.inference_adapter import predict_checkpoint
     from textile_defects.crossval.training_adapter import train_fold_model
     from textile_defects.data.manifest import read_manifest, resolve
-
-    from textile_defects.allocator import keep_freed_memory
 
     keep_freed_memory()  # a spawned worker does not go through run_stage
     torch.set_num_threads(job.threads)
     start = time.perf_counter()
     out = Path(job.out_dir)
-    variant = str(params["__variant__"])
+    variant = job.variant
+    crossval = CrossvalConfig.from_section(params["crossval"])
     model_path = out / "models" / f"{variant}_seed{job.seed}_fold{job.fold}.pt"
     train_fold_model(
         job.settings or {}, f"train_{variant} ({job.run})", variant=variant,
@@ -164,7 +165,7 @@ def _train_and_score(job: _Job, params: Mapping[str, Any], plan_dir: str, fold_d
     scored = fold_manifest(Path(plan_dir), job.fold, "scored")
     rows = read_manifest(scored)
     classes, probabilities = predict_checkpoint(
-        model_path, [resolve(scored, row) for row in rows], batch_size=16, device="cpu"
+        model_path, [resolve(scored, row) for row in rows], batch_size=crossval.batch_size, device=crossval.device
     )
     write_scores(
         out / "scores" / score_file_name(variant, job.fold, job.seed), job.fold,
@@ -185,7 +186,7 @@ def _probe_scores(params: Mapping[str, Any], run: SweepRun, manifest: Path, plan
     rows = sorted(read_manifest(manifest), key=lambda row: row["original_id"])
     features = encoder_features(
         str(params["encoder"]), str(params["weights"]), [resolve(manifest, row) for row in rows],
-        batch_size=crossval.batch_size, device="cpu", input_size=run.probe_input_size,
+        batch_size=crossval.batch_size, device=crossval.device, input_size=run.probe_input_size,
     )  # fmt: skip
     assignment, labels = read_folds(plan_dir / "folds.csv")
     ids = [row["original_id"] for row in rows]
@@ -241,7 +242,7 @@ def run_sweep(
             if _is_current(run_dir, fingerprint, [score_file_name("probe", fold) for fold in crossval.folds], run_dir / "scores"):
                 continue
             seconds = _probe_scores(params, run, manifest, plan_dir, run_dir)
-            _record(run_dir, fingerprint, run, {"probe": seconds})
+            _record(run_dir, fingerprint, {"probe": seconds})
             continue
         for seed in sweep.seeds:
             settings = run_settings(params, sweep, run, seed)
@@ -250,23 +251,20 @@ def run_sweep(
             if _is_current(run_dir / f"seed{seed}", fingerprint, files, run_dir / "scores"):
                 continue
             for fold in crossval.folds:
-                pending.append(_Job(run.name, fold, seed, settings, str(run_dir), threads))
+                pending.append(_Job(run.name, sweep.variant, fold, seed, settings, str(run_dir), threads))
     log.info("sweep %s: %d fold model(s) to train, %d at a time (%d thread(s) each)", sweep.name, len(pending), jobs, threads)
-    shared = {**params, "__variant__": sweep.variant}
     timings: dict[tuple[str, int | None], dict[int, float]] = {}
     context = multiprocessing.get_context("spawn")  # torch and fork do not mix
     with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
-        futures = {pool.submit(_train_and_score, job, shared, str(plan_dir), fold_dir): job for job in pending}
+        futures = {pool.submit(_train_and_score, job, params, str(plan_dir), fold_dir): job for job in pending}
         for future in concurrent.futures.as_completed(futures):
             job = futures[future]
             seconds = future.result()  # a failed model stops the sweep with its own error
             timings.setdefault((job.run, job.seed), {})[job.fold] = seconds
             log.info("sweep %s: %s seed %s fold %d done in %.0f s", sweep.name, job.run, job.seed, job.fold, seconds)
             if len(timings[(job.run, job.seed)]) == len(crossval.folds):
-                run = next(r for r in selected if r.name == job.run)
-                seconds = {f"fold{fold}": value for fold, value in sorted(timings[(job.run, job.seed)].items())}
-                run_dir = out_dir / job.run
-                _record(run_dir, _fingerprint(params, job.settings, None), run, seconds, marker=run_dir / f"seed{job.seed}")
+                per_fold = {f"fold{fold}": value for fold, value in sorted(timings[(job.run, job.seed)].items())}
+                _record(out_dir / job.run / f"seed{job.seed}", _fingerprint(params, job.settings, None), per_fold)
 
 
 def _is_current(marker: Path, fingerprint: Mapping[str, Any], files: Sequence[str], scores_dir: Path) -> bool:
@@ -278,12 +276,10 @@ def _is_current(marker: Path, fingerprint: Mapping[str, Any], files: Sequence[st
     return same and all((scores_dir / name).is_file() for name in files)
 
 
-def _record(run_dir: Path, fingerprint: Mapping[str, Any], run: SweepRun, seconds: Mapping[str, float], *, marker: Path | None = None) -> None:
-    target = marker or run_dir
-    atomic_write_json(target / "timing.json", {"seconds": {key: round(value, 1) for key, value in seconds.items()}})
+def _record(marker: Path, fingerprint: Mapping[str, Any], seconds: Mapping[str, float]) -> None:
+    atomic_write_json(marker / "timing.json", {"seconds": {key: round(value, 1) for key, value in seconds.items()}})
     # Written last: its presence with matching contents is what marks the work done.
-    atomic_write_json(target / "settings.json", fingerprint)
-    atomic_write_text(run_dir / "note.txt", run.note + "\n")
+    atomic_write_json(marker / "settings.json", fingerprint)
 
 
 def sweep_report(sweep: Sweep, params: Mapping[str, Any], *, plan_dir: Path, out_dir: Path) -> tuple[dict[str, Any], str]:
