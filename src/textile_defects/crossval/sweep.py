@@ -35,6 +35,7 @@ from textile_defects.crossval.config import VARIANTS, CrossvalConfig, fold_train
 from textile_defects.crossval.folds import fold_manifest, read_folds
 from textile_defects.crossval.scores import score_file_name, write_scores
 from textile_defects.errors import ConfigError, DataError
+from textile_defects.models.config import read_size
 from textile_defects.training.config import TrainConfig
 from textile_defects.utils.atomic import atomic_write_json
 from textile_defects.utils.params import SectionReader, available_cores
@@ -100,14 +101,7 @@ class Sweep:
 
 def _probe_size(run: SectionReader) -> tuple[int, int] | None:
     """``probe_input_size``: one side (a square) or ``[W, H]``, each >= 32 px, as (W, H)."""
-    value = run.raw("probe_input_size")
-    sides = [value] * 2 if isinstance(value, int) else value
-    if isinstance(sides, list | tuple) and len(sides) == 2 and all(
-        isinstance(side, int) and not isinstance(side, bool) and side >= 32 for side in sides
-    ):
-        return (int(sides[0]), int(sides[1]))
-    run.problem("probe_input_size", value, "[width, height] in pixels or one integer (a square), each >= 32")
-    return None
+    return read_size(run, "probe_input_size", minimum=32)
 
 
 def run_settings(params: Mapping[str, Any], sweep: Sweep, run: SweepRun, seed: int) -> dict[str, Any]:

@@ -30,20 +30,24 @@ MODEL_KEYS: tuple[str, ...] = (
 )
 
 
-def _is_side(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= MIN_SIDE
+def read_size(reader: SectionReader, key: str, *, minimum: int, optional: bool = False) -> tuple[int, int] | None:
+    """``key``: one side (a square) or ``[W, H]``, each >= ``minimum``, as (W, H); null only when ``optional``.
 
-
-def _input_size(reader: SectionReader) -> tuple[int, int] | None:
-    """``input_size``: null, one side (a square) or ``[W, H]``, as (W, H); a problem is recorded, not raised."""
-    value = reader.raw("input_size")
-    if value is None:
+    A problem is recorded on ``reader`` (reported with every other), not raised.
+    """
+    value = reader.raw(key)
+    if value is None and optional:
         return None
-    if _is_side(value):
+
+    def is_side(side: Any) -> bool:
+        return isinstance(side, int) and not isinstance(side, bool) and side >= minimum
+
+    if is_side(value):
         return (value, value)
-    if isinstance(value, list | tuple) and len(value) == 2 and all(_is_side(side) for side in value):
+    if isinstance(value, list | tuple) and len(value) == 2 and all(is_side(side) for side in value):
         return (value[0], value[1])
-    reader.problem("input_size", value, f"[width, height] in pixels or one integer (a square), each >= {MIN_SIDE}, or null")
+    expected = f"[width, height] in pixels or one integer (a square), each >= {minimum}"
+    reader.problem(key, value, expected + (", or null" if optional else ""))
     return None
 
 
@@ -88,7 +92,7 @@ class ModelConfig:
         return cls(
             encoder=encoder,
             image_size=reader.int_pair("image_size", minimum=16),
-            input_size=_input_size(reader),
+            input_size=read_size(reader, "input_size", minimum=MIN_SIDE, optional=True),
             head=reader.choice("head", HEADS),
             classifier=reader.choice("classifier", CLASSIFIERS),
             hidden_units=reader.int_list("hidden_units", minimum=1),

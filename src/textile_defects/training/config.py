@@ -61,6 +61,10 @@ class TrainConfig:
     amp: Literal["auto", "bf16", "off"]
     cache_memory_mb: int
     """Largest decoded-image cache kept in RAM; above it the cache is memory-mapped."""
+    cache_frozen_features: bool
+    """While nothing before the classifier trains (encoder frozen, resize head), compute each image's
+    features once and train the classifier on them: the same batches and updates, a frozen epoch
+    costs almost nothing (see :mod:`~textile_defects.training.frozen_features`)."""
     tracking: bool
     """Log runs to MLflow."""
 
@@ -91,6 +95,7 @@ class TrainConfig:
             device=reader.choice("device", DEVICES),
             amp=reader.choice("amp", AMP_MODES),
             cache_memory_mb=reader.integer("cache_memory_mb", minimum=0),
+            cache_frozen_features=reader.boolean("cache_frozen_features"),
             tracking=reader.boolean("tracking"),
         )
         reader.finish()

@@ -39,6 +39,7 @@ from textile_defects.metrics import epoch_metrics
 from textile_defects.models.network import DefectClassifier
 from textile_defects.training.config import TrainConfig
 from textile_defects.training.distributed import DistContext, gather
+from textile_defects.training.frozen_features import FeatureLoaders, can_cache, on_device
 from textile_defects.training.losses import ClassWeightedLoss
 from textile_defects.utils.logs import progress
 
@@ -104,8 +105,13 @@ def run_pass(
     *,
     optimizer: torch.optim.Optimizer | None = None,
     desc: str = "",
+    prepare: Callable[..., torch.Tensor] = to_model_input,
 ) -> PassResult:
-    """One epoch over ``loader``: trains when given an ``optimizer``, else evaluates without gradients."""
+    """One epoch over ``loader``: trains when given an ``optimizer``, else evaluates without gradients.
+
+    ``prepare`` turns a loaded batch into ``model``'s input on the device: images by default,
+    :func:`~textile_defects.training.frozen_features.on_device` for cached features.
+    """
     training = optimizer is not None
     model.train(training)
     loss_sum = torch.zeros((), device=setup.device)
@@ -114,7 +120,7 @@ def run_pass(
     predictions: list[torch.Tensor] = []
     with torch.set_grad_enabled(training):
         for images, labels in progress(loader, desc=desc, leave=False, unit="batch"):
-            inputs = to_model_input(images, setup.device, channels_last=setup.channels_last)
+            inputs = prepare(images, setup.device, channels_last=setup.channels_last)
             labels = labels.to(setup.device, non_blocking=True)
             with setup.autocast():
                 logits = model(inputs)
@@ -215,16 +221,32 @@ def fit(
     watched = "val_loss" if config.needs_validation else "train_loss"
     history: list[dict[str, float]] = []
     kept_epoch, kept_state = 0, {}
+    cached: FeatureLoaders | None = None
     for epoch in range(1, config.epochs + 1):
         if epoch == config.unfreeze_epoch + 1 and epoch > 1:
             trainable.unfreeze()
+            cached = None
             log.info("epoch %d: unfroze the encoder's last %d layer(s)", epoch, config.unfreeze_last_n)
         if hasattr(train_loader.sampler, "set_epoch"):
             train_loader.sampler.set_epoch(epoch)
         started = time.perf_counter()
         lr = trainable.optimizer.param_groups[0]["lr"]
-        train = run_pass(trainable.wrapped, train_loader, loss_fn, setup, optimizer=trainable.optimizer, desc=f"epoch {epoch} train")
-        val = None if val_loader is None else run_pass(model, val_loader, loss_fn, setup, desc=f"epoch {epoch} val")
+        if cached is None and config.cache_frozen_features and can_cache(
+            model, (train_loader, val_loader), distributed=context.is_distributed
+        ):
+            cached = FeatureLoaders.build(model, train_loader, val_loader, setup)
+        if cached is not None:
+            # Same batches, same updates: only the classifier runs (see training.frozen_features).
+            train = run_pass(
+                model.classifier, cached.train, loss_fn, setup,
+                optimizer=trainable.optimizer, desc=f"epoch {epoch} train", prepare=on_device,
+            )
+            val = None if cached.val is None else run_pass(
+                model.classifier, cached.val, loss_fn, setup, desc=f"epoch {epoch} val", prepare=on_device
+            )
+        else:
+            train = run_pass(trainable.wrapped, train_loader, loss_fn, setup, optimizer=trainable.optimizer, desc=f"epoch {epoch} train")
+            val = None if val_loader is None else run_pass(model, val_loader, loss_fn, setup, desc=f"epoch {epoch} val")
         row = history_row(
             epoch,
             _gathered_metrics(context, train, num_classes),
