@@ -36,6 +36,9 @@ FOLDS_COLUMNS: tuple[str, ...] = ("original_id", "label", "fold")
 PARTS: tuple[str, ...] = ("train", "scored")
 """The two manifests of a fold: its training originals and the originals it scores."""
 
+MAX_LISTED = 20
+"""Problems listed in one error before the rest are counted."""
+
 
 def fold_manifest(plan_dir: Path, fold: int, part: str) -> Path:
     """``<plan_dir>/fold_<k>/<part>/manifest.csv``."""
@@ -214,8 +217,12 @@ def folds_csv(assignment: Mapping[str, int], labels: Mapping[str, str]) -> str:
     return buffer.getvalue()
 
 
-def read_folds(path: Path) -> tuple[dict[str, int], dict[str, str]]:
-    """``folds.csv`` as ``({original_id: fold}, {original_id: label})``; a malformed file is a DataError."""
+def read_folds(path: Path, classes: Sequence[str] | None = None) -> tuple[dict[str, int], dict[str, str]]:
+    """``folds.csv`` as ``({original_id: fold}, {original_id: label})``.
+
+    Every problem (an original listed twice, a fold that is not a number, a label
+    outside ``classes`` when given) is listed in one DataError.
+    """
     if not path.is_file():
         raise DataError(f"{path}: fold plan not found; run `dvc repro crossval/dvc.yaml`.")
     with open(path, newline="", encoding="utf-8") as handle:
@@ -225,14 +232,22 @@ def read_folds(path: Path) -> tuple[dict[str, int], dict[str, str]]:
         rows = list(reader)
     assignment: dict[str, int] = {}
     labels: dict[str, str] = {}
-    for row in rows:
-        if row["original_id"] in assignment:
-            raise DataError(f"{path}: original {row['original_id']!r} is listed more than once.")
-        try:
-            assignment[row["original_id"]] = int(row["fold"])
-        except ValueError:
-            raise DataError(f"{path}: fold {row['fold']!r} of {row['original_id']!r} is not an integer.") from None
-        labels[row["original_id"]] = row["label"]
+    problems = [] if rows else ["no rows"]
+    for line, row in enumerate(rows, start=2):
+        original = row["original_id"]
+        if original in assignment:
+            problems.append(f"line {line}: original {original!r} is listed twice")
+        elif classes is not None and row["label"] not in classes:
+            problems.append(f"line {line}: label {row['label']!r} of {original!r} is not in params 'classes' {list(classes)}")
+        elif not row["fold"].isdigit():
+            problems.append(f"line {line}: fold {row['fold']!r} of {original!r} is not a fold number")
+        else:
+            assignment[original] = int(row["fold"])
+            labels[original] = row["label"]
+    if problems:
+        listed = "\n  ".join(problems[:MAX_LISTED])
+        more = f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+        raise DataError(f"{path}: {len(problems)} problem(s); rewrite the fold plan (dvc repro crossval/dvc.yaml):\n  {listed}{more}")
     return assignment, labels
 
 

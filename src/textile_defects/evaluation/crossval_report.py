@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from textile_defects.crossval.folds import read_folds
 from textile_defects.crossval.scores import columns, parse_score_file_name, score_file_name
 from textile_defects.errors import DataError
 from textile_defects.evaluation.intervals import cluster_bootstrap, proportion, within_noise
@@ -69,31 +70,9 @@ class OutOfFold:
 
 
 def read_plan(plan_csv: Path, classes: Sequence[str]) -> dict[str, tuple[str, int]]:
-    """The fold plan as ``{original_id: (label, fold)}``; any inconsistency is a :class:`DataError`."""
-    if not plan_csv.is_file():
-        raise DataError(f"{plan_csv}: fold plan not found; run the CV's plan stage (dvc repro crossval/dvc.yaml).")
-    with open(plan_csv, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = sorted({"original_id", "label", "fold"} - set(reader.fieldnames or []))
-        if missing:
-            raise DataError(f"{plan_csv}: missing column(s) {missing}; expected original_id,label,fold.")
-        rows = list(reader)
-    plan: dict[str, tuple[str, int]] = {}
-    problems = []
-    for line, row in enumerate(rows, start=2):
-        original = row["original_id"]
-        if original in plan:
-            problems.append(f"line {line}: original {original!r} is listed twice")
-        elif row["label"] not in classes:
-            problems.append(f"line {line}: label {row['label']!r} is not in params 'classes' {list(classes)}")
-        elif not row["fold"].isdigit():
-            problems.append(f"line {line}: fold {row['fold']!r} is not a fold number")
-        else:
-            plan[original] = (row["label"], int(row["fold"]))
-    if not rows:
-        problems.append("no rows")
-    _raise_problems(plan_csv, problems, "rewrite the fold plan (dvc repro crossval/dvc.yaml)")
-    return plan
+    """The fold plan as ``{original_id: (label, fold)}`` (read by ``crossval.folds.read_folds``)."""
+    assignment, labels = read_folds(plan_csv, classes)
+    return {original: (labels[original], fold) for original, fold in assignment.items()}
 
 
 def _raise_problems(source: Path, problems: Sequence[str], action: str) -> None:
