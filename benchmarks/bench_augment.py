@@ -40,7 +40,8 @@ from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 from textile_defects.augment.grid import write_grids
 from textile_defects.augment.ops import apply_operations
 from textile_defects.augment.settings import load_settings
-from textile_defects.augment.writer import available_cores, copy_operations, encode_jpeg, write_augmented_set
+from textile_defects.augment.writer import copy_operations, encode_jpeg, write_augmented_set
+from textile_defects.utils.params import available_cores
 from textile_defects.data.manifest import COLUMNS
 from textile_defects.data.sample import make_image
 from textile_defects.utils.logs import setup_logging

@@ -1,5 +1,7 @@
 """Stage cv_gate: one CV fold's gate, built from the fold's good training photos, scoring the fold's originals.
 
+With ``--gate`` it scores with a trained gate instead (holdout/dvc.yaml: the pipeline's own models/gate.pt).
+
 Writes <out> (gate_fold<k>.csv: original_id,label,fold,anomaly_score,threshold,defective)
 and <maps> (the patch-score maps of the scored originals, for the gate report).
 """
@@ -14,6 +16,7 @@ import torch
 
 from textile_defects.allocator import keep_freed_memory
 from textile_defects.data.manifest import read_manifest, resolve
+from textile_defects.gate.checkpoint import load_gate
 from textile_defects.gate.model import GateConfig, fit_gate, good_training_images
 from textile_defects.gate.report import gate_scores_csv
 from textile_defects.utils.atomic import atomic_write_bytes, atomic_write_text
@@ -25,16 +28,21 @@ def main() -> None:
     keep_freed_memory()  # CPU: reuse freed buffers instead of page-faulting each batch
     parser = stage_parser(__doc__)
     parser.add_argument("--fold", type=int, required=True)
-    parser.add_argument("--train", type=Path, required=True, help="the fold's train manifest.csv (originals)")
-    parser.add_argument("--augmented", type=Path, help="the fold's augmented manifest.csv")
+    built = parser.add_mutually_exclusive_group(required=True)
+    built.add_argument("--train", type=Path, help="the fold's train manifest.csv (originals): build its gate")
+    built.add_argument("--gate", type=Path, help="a trained gate (models/gate.pt) to score with instead (the hold-out)")
+    parser.add_argument("--augmented", type=Path, help="the fold's augmented manifest.csv (with --train)")
     parser.add_argument("--scored", type=Path, required=True, help="the fold's scored manifest.csv")
     parser.add_argument("--out", type=Path, required=True, help="gate_fold<k>.csv to write")
     parser.add_argument("--maps", type=Path, required=True, help=".npz of patch-score maps to write")
     args = parser.parse_args()
     params = load_params(args.params)
-    config = GateConfig.from_section(section(params, "gate"), encoder=params["encoder"], weights=params["weights"])
     torch.set_num_threads(available_cores())
-    gate = fit_gate(config, good_training_images(args.train, args.augmented, params["good_class"]))
+    if args.gate is not None:
+        gate, _ = load_gate(args.gate)
+    else:
+        config = GateConfig.from_section(section(params, "gate"), encoder=params["encoder"], weights=params["weights"])
+        gate = fit_gate(config, good_training_images(args.train, args.augmented, params["good_class"]))
     rows = read_manifest(args.scored)
     scores, maps = gate.score_files([resolve(args.scored, row) for row in rows], desc=f"gate fold {args.fold}")
     atomic_write_text(args.out, gate_scores_csv(args.fold, rows, scores, gate.threshold))

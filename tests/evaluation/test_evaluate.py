@@ -19,7 +19,7 @@ from textile_defects.errors import ConfigError, DataError
 from textile_defects.evaluation.config import EvaluateConfig
 from textile_defects.evaluation.evaluate import evaluate_models
 from textile_defects.evaluation.intervals import clopper_pearson
-from textile_defects.evaluation.plots import confusion_png, misclassified_png, training_curves_png
+from textile_defects.evaluation.plots import confusion_png, epoch_marker, misclassified_png, training_curves_png
 from textile_defects.evaluation.report import confusion_csv, model_metrics
 from textile_defects.evaluation.scoring import SetPredictions
 from textile_defects.metrics import classification_metrics, defect_vs_good
@@ -166,6 +166,15 @@ def test_training_curves_png_from_a_history(tmp_path: Path) -> None:
     assert list(history["epoch"]) == [1, 2, 3, 4]
     image = _decode_png(training_curves_png(history, "tiny"))
     assert image.width > image.height
+
+
+def test_the_curves_mark_the_epoch_the_checkpoint_holds() -> None:
+    history = {"epoch": np.array([1.0, 2.0, 3.0]), "val_f1_macro": np.array([0.2, 0.9, 0.5])}
+    # A fixed schedule keeps the last epoch even when validation peaked earlier.
+    assert epoch_marker(history, 3, "last") == (3.0, "kept epoch (3, last epoch)")
+    assert epoch_marker(history, 2, "best_val") == (2.0, "kept epoch (2, best val F1 macro)")
+    assert epoch_marker(history, None, None) == (2.0, "best epoch (2)")
+    assert epoch_marker({"epoch": np.array([1.0, 2.0])}, None, None) == (None, "")
 
 
 # --- the stage on a tiny model ---------------------------------------------------------------

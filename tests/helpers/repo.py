@@ -42,6 +42,14 @@ TINY_PARAMS: dict[str, Any] = {
     # The gate reads the tiny frames whole, from the tiny encoder's own layers;
     # 4 good training originals allow 2 leave-out folds for its threshold.
     "gate": {"image_size": [160, 90], "layers": ["features.3", "features.6"], "threshold_folds": 2},
+    "holdout": {
+        "sample": {
+            "width": 160,
+            "height": 90,
+            "counts": {"non_defect": 5, "hole": 1, "lycra_cut": 1, "needle": 2, "twoply": 1},
+            "contact_sheet_thumb_width": 80,
+        },
+    },
 }
 TINY_AUGMENT: dict[str, Any] = {
     "copies_per_original": {"non_defect": 2, "hole": 3, "lycra_cut": 3, "needle": 2, "twoply": 3},
@@ -147,12 +155,13 @@ def make_tiny_repo(dest: Path, extra_params: Mapping[str, Any] | None = None, *,
 
     The locks and committed metrics are left out, so the copy starts with
     nothing computed. The cross-validation pipeline (crossval/) is left out
-    unless ``crossval``: a whole-repository ``dvc status`` would list its
-    never-run stages. Returns ``dest``.
+    unless ``crossval``, and the hold-out pipeline (holdout/) always: a
+    whole-repository ``dvc status`` would list their never-run stages (the
+    hold-out's own test copies it in). Returns ``dest``.
     """
     dest.mkdir(parents=True, exist_ok=True)
     for name in project_files():
-        if name in ("dvc.lock", "crossval/dvc.lock") or name.startswith("metrics/") or (name.startswith("crossval/") and not crossval):
+        if name in ("dvc.lock", "crossval/dvc.lock") or name.startswith(("metrics/", "holdout/")) or (name.startswith("crossval/") and not crossval):
             continue
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
-import os
 import re
 import time
 from collections import Counter
@@ -38,6 +37,7 @@ from textile_defects.data.manifest import IMAGES_DIR, MANIFEST_NAME, read_manife
 from textile_defects.errors import DataError
 from textile_defects.utils.atomic import atomic_output_dir
 from textile_defects.utils.logs import progress
+from textile_defects.utils.params import available_cores
 from textile_defects.utils.seeding import rng_for
 
 log = logging.getLogger(__name__)
@@ -169,13 +169,6 @@ def _run_in_worker(task: CopyTask) -> list[dict[str, object]]:
     assert _WORKER is not None, "worker used before _init_worker"
     return _WORKER(task)
 
-
-def available_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _check_rows(rows: Sequence[Mapping[str, str]], manifest_path: Path, settings: AugmentSettings) -> list[str]:

@@ -202,7 +202,7 @@ def _pool_run(
 
 def load_scores(
     scores_dir: Path,
-    plan_csv: Path,
+    plan_csv: Path | Mapping[str, tuple[str, int]],
     classes: Sequence[str],
     *,
     models: Sequence[str] | None = None,
@@ -220,9 +220,10 @@ def load_scores(
     seed) scores every original of the plan exactly once, in the fold the
     plan scores it in (anything else means its model may have trained on
     it), with the plan's label, a known predicted class that is the most
-    probable one, and probabilities in [0, 1].
+    probable one, and probabilities in [0, 1]. The plan is ``folds.csv`` or, already read,
+    ``{original_id: (label, fold)}`` (the hold-out: every photo in fold 0).
     """
-    plan = read_plan(plan_csv, classes)
+    plan = read_plan(plan_csv, classes) if isinstance(plan_csv, Path) else dict(plan_csv)
     files = _score_files(scores_dir, models, seeds)
     _check_runs(scores_dir, files, models, seeds)
     problems: list[str] = []

@@ -6,6 +6,7 @@ atomically, so a failure midway leaves the previous outputs as they were.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,10 +27,21 @@ log = logging.getLogger(__name__)
 SET_TITLES = {"val_originals": "validation originals", "val": "augmented validation", "test": "test"}
 
 
-def score_model(
-    model_path: Path, set_manifests: Mapping[str, Path], config: EvaluateConfig
-) -> tuple[dict[str, SetPredictions], str]:
-    """One checkpoint's predictions on each set, ``{set name: predictions}``, and its good class."""
+@dataclasses.dataclass(frozen=True)
+class ScoredModel:
+    """One checkpoint's predictions on each set, and what its training stored about it."""
+
+    sets: dict[str, SetPredictions]
+    """``{set name: predictions}``."""
+    good_class: str
+    kept_epoch: int | None
+    """The epoch the checkpoint holds (None for a checkpoint that does not say)."""
+    selection: str | None
+    """How that epoch was chosen: ``best_val`` or ``last``."""
+
+
+def score_model(model_path: Path, set_manifests: Mapping[str, Path], config: EvaluateConfig) -> ScoredModel:
+    """One checkpoint's predictions on each set, its good class and the epoch it holds."""
     model, meta = load_checkpoint(model_path, map_location="cpu")
     device = resolve_device(config.device)
     sets = {
@@ -39,7 +51,8 @@ def score_model(
         )
         for name, manifest in set_manifests.items()
     }
-    return sets, meta["good_class"]
+    extra = meta.get("extra") or {}
+    return ScoredModel(sets, meta["good_class"], extra.get("kept_epoch"), extra.get("selection"))
 
 
 def _log_headline(stem: str, metrics: Mapping[str, Mapping[str, Any]]) -> None:
@@ -81,8 +94,12 @@ def write_reports(
     histories: Mapping[str, Path],
     reports_dir: Path,
     config: EvaluateConfig,
+    kept: Mapping[str, tuple[int | None, str | None]] | None = None,
 ) -> None:
-    """PNGs for people: confusion matrices and misclassified grids per model and set, curves per model."""
+    """PNGs for people: confusion matrices and misclassified grids per model and set, curves per model.
+
+    ``kept`` gives each model's kept epoch and how it was chosen, marked on its curves.
+    """
     with atomic_output_dir(reports_dir) as folder:
         for stem, sets in results.items():
             for name, predictions in sets.items():
@@ -93,7 +110,10 @@ def write_reports(
                 (folder / f"misclassified_{stem}_{name}.png").write_bytes(
                     misclassified_png(predictions, title, config.misclassified_max, config.thumb_width)
                 )
-            curves = training_curves_png(read_history(histories[stem]), f"{stem}: training history")
+            kept_epoch, selection = (kept or {}).get(stem, (None, None))
+            curves = training_curves_png(
+                read_history(histories[stem]), f"{stem}: training history", kept_epoch=kept_epoch, selection=selection
+            )
             (folder / f"curves_{stem}.png").write_bytes(curves)
 
 
@@ -120,10 +140,11 @@ def evaluate_models(
     for history in history_paths:
         read_history(history)  # fail before the slow part, not after it
     scored = {path.stem: score_model(path, set_manifests, config) for path in model_paths}
-    results = {stem: sets for stem, (sets, _) in scored.items()}
-    metrics = {stem: model_metrics(sets, good_class, config.confidence) for stem, (sets, good_class) in scored.items()}
+    results = {stem: model.sets for stem, model in scored.items()}
+    metrics = {stem: model_metrics(model.sets, model.good_class, config.confidence) for stem, model in scored.items()}
     for stem, figures in metrics.items():
         _log_headline(stem, figures)
     write_metrics(results, metrics, histories, metrics_dir)
-    write_reports(results, histories, reports_dir, config)
+    kept = {stem: (model.kept_epoch, model.selection) for stem, model in scored.items()}
+    write_reports(results, histories, reports_dir, config, kept)
     return results

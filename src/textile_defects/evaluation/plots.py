@@ -119,12 +119,31 @@ def misclassified_png(predictions: SetPredictions, title: str, max_images: int, 
     return _png(figure)
 
 
-def training_curves_png(history: Mapping[str, np.ndarray], title: str) -> bytes:
+KEPT_BY = {"best_val": "best val F1 macro", "last": "last epoch"}
+"""How a training's ``selection`` chose the epoch its checkpoint holds, in words."""
+
+
+def epoch_marker(
+    history: Mapping[str, np.ndarray], kept_epoch: int | None, selection: str | None
+) -> tuple[float | None, str]:
+    """The epoch to mark on a history's curves and its legend: the kept one, else the best by val F1 macro."""
+    if kept_epoch is not None:
+        return float(kept_epoch), f"kept epoch ({kept_epoch}, {KEPT_BY.get(selection or '', selection or 'as stored')})"
+    if "val_f1_macro" in history and len(history["epoch"]):
+        best = float(history["epoch"][int(np.nanargmax(history["val_f1_macro"]))])
+        return best, f"best epoch ({best:g})"
+    return None, ""
+
+
+def training_curves_png(
+    history: Mapping[str, np.ndarray], title: str, *, kept_epoch: int | None = None, selection: str | None = None
+) -> bytes:
     """Loss and F1 per epoch, train against validation, from a training history.
 
     ``history`` maps column names to (E,) arrays and must hold ``epoch``;
-    curves whose columns are missing are left out. The epoch with the best
-    validation F1 macro (the kept checkpoint) is marked with a dashed line.
+    curves whose columns are missing are left out. The checkpoint's epoch is
+    marked with a dotted line: ``kept_epoch`` (chosen by ``selection``) when
+    given, else the epoch with the best validation F1 macro, if there is one.
     """
     epochs = history["epoch"]
     figure = Figure(figsize=(10, 4), layout="constrained")
@@ -137,10 +156,10 @@ def training_curves_png(history: Mapping[str, np.ndarray], title: str) -> bytes:
                 panels[panel].plot(
                     epochs, history[column], style, color=colour, marker="o", markersize=3, label=f"{split_name} {label}"
                 )
-    if "val_f1_macro" in history and len(epochs):
-        best_epoch = epochs[int(np.nanargmax(history["val_f1_macro"]))]
+    marked, label = epoch_marker(history, kept_epoch, selection)
+    if marked is not None:
         for axes in panels.values():
-            axes.axvline(best_epoch, color="grey", linestyle=":", linewidth=1.2, label=f"best epoch ({best_epoch:g})")
+            axes.axvline(marked, color="grey", linestyle=":", linewidth=1.2, label=label)
     panels["loss"].set_ylabel("loss")
     panels["f1"].set_ylabel("F1")
     panels["f1"].set_ylim(0.0, 1.05)

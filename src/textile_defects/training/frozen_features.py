@@ -81,21 +81,18 @@ class FeatureLoaders:
         cls, model: DefectClassifier, train_loader: DataLoader, val_loader: DataLoader | None, setup: DeviceSetup
     ) -> FeatureLoaders:
         """Compute every training (and validation) image's features once; mirror both loaders."""
-        mirrored = []
-        for name, loader in (("train", train_loader), ("val", val_loader)):
-            if loader is None:
-                mirrored.append(None)
-                continue
-            batch_size = loader.batch_size or 1
-            features, labels = trunk_features(model, loader.dataset, setup, batch_size, f"{name} features (frozen trunk)")
-            mirrored.append(mirror_loader(loader, features, labels))
-        train, val = mirrored
-        assert train is not None
+        train = _mirrored(model, train_loader, setup, "train")
+        val = None if val_loader is None else _mirrored(model, val_loader, setup, "val")
         log.info(
             "trunk frozen: features of %d training and %d validation images computed once; the classifier trains on them",
             len(train.dataset), 0 if val is None else len(val.dataset),  # type: ignore[arg-type]
         )
         return cls(train, val)
+
+
+def _mirrored(model: DefectClassifier, loader: DataLoader, setup: DeviceSetup, name: str) -> DataLoader:
+    features, labels = trunk_features(model, loader.dataset, setup, loader.batch_size or 1, f"{name} features (frozen trunk)")
+    return mirror_loader(loader, features, labels)
 
 
 def on_device(features: torch.Tensor, device: torch.device, *, channels_last: bool = False) -> torch.Tensor:

@@ -1,0 +1,41 @@
+"""Stage holdout_report: the pipeline's models on the hold-out photos, with intervals (docs/holdout.md).
+
+Writes <metrics> (JSON: per classifier the CV's figures; per detector, the gate
+included, AUROC and defect recall at specificity 0.90 / 0.95), <plots>/roc_<model>.csv
+for `dvc plots`, and <reports>/ (summary.md, confusion matrices, interval plot).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textile_defects.crossval.config import CrossvalConfig
+from textile_defects.holdout.report import holdout_report
+from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
+
+
+def main() -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--holdout", type=Path, required=True, help="the hold-out data folder (data/holdout)")
+    parser.add_argument("--manifest", type=Path, required=True, help="the hold-out's ingest manifest.csv")
+    parser.add_argument("--pipeline", type=Path, required=True, help="the pipeline's ingest manifest.csv (must share no photo)")
+    parser.add_argument("--metrics", type=Path, required=True, help="metrics JSON to write")
+    parser.add_argument("--plots", type=Path, required=True, help="folder for the ROC CSVs")
+    parser.add_argument("--reports", type=Path, required=True, help="folder for PNGs and summary.md")
+    args = parser.parse_args()
+    params = load_params(args.params)
+    holdout_report(
+        args.holdout,
+        args.manifest,
+        args.pipeline,
+        list(params["classes"]),
+        str(params["good_class"]),
+        CrossvalConfig.from_section(section(params, "crossval")),
+        metrics_path=args.metrics,
+        plots_dir=args.plots,
+        reports_dir=args.reports,
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)

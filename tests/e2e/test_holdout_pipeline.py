@@ -1,0 +1,72 @@
+"""End to end: `dvc repro holdout/dvc.yaml` on the tiny configuration.
+
+The reproduced tiny pipeline's own checkpoints and gate score a fresh draw of
+the sample generator (10 photos, another seed); every stage runs with the real code.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers.repo import REPO_ROOT, copy_of_repo, project_files, run
+
+
+@pytest.fixture(scope="module")
+def holdout_repo(reproduced_tiny_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The reproduced tiny repository plus the hold-out pipeline, and the output of `dvc repro holdout/dvc.yaml`."""
+    repo = copy_of_repo(reproduced_tiny_repo, tmp_path_factory.mktemp("holdout") / "repo")
+    for name in project_files():
+        if name.startswith("holdout/") and name != "holdout/dvc.lock":
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / name, repo / name)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", "hold-out pipeline"], repo)
+    return repo, run(["dvc", "repro", "holdout/dvc.yaml"], repo).stdout
+
+
+def test_the_holdout_runs_its_stages_and_nothing_of_the_pipeline(holdout_repo: tuple[Path, str]) -> None:
+    _, output = holdout_repo
+    for stage in ("holdout_sample", "holdout_ingest", "holdout_score@baseline", "holdout_score@post_baseline",
+                  "holdout_gate", "holdout_features@train", "holdout_features@scored", "holdout_probe", "holdout_report"):
+        assert stage in output, f"{stage} did not run"
+    for stage in ("ingest", "train_baseline", "train_gate", "evaluate"):
+        assert f"Running stage '{stage}'" not in output, f"{stage} ran, but the pipeline was already up to date"
+
+
+def test_every_holdout_photo_is_scored_by_every_model_and_the_gate(holdout_repo: tuple[Path, str]) -> None:
+    repo, _ = holdout_repo
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    counts = params["holdout"]["sample"]["counts"]
+    photos, defects = sum(counts.values()), sum(n for label, n in counts.items() if label != params["good_class"])
+    figures = json.loads((repo / "metrics/holdout.json").read_text())
+    assert (figures["originals"], figures["defect_originals"]) == (photos, defects)
+    assert set(figures["classifiers"]) == {"baseline", "post_baseline", "probe"}
+    for model, block in figures["classifiers"].items():
+        assert block["originals"] == photos and block["runs"] == 1, model
+        assert block["f1_macro"]["ci_low"] <= block["f1_macro"]["mean"] <= block["f1_macro"]["ci_high"], model
+    assert set(figures["detection"]) == {"gate", "baseline", "post_baseline", "probe"}
+    for name, block in figures["detection"].items():
+        assert 0.0 <= block["image_auroc"] <= 1.0, name
+        assert block["at_specificity_0.95"]["defect_recall"]["trials"] == defects, name
+        roc = (repo / f"metrics/holdout/roc_{name}.csv").read_text().splitlines()
+        assert roc[0] == "fpr,tpr,threshold" and len(roc) > 2, name
+    assert set(figures["gate_then_classifier"]) == {"baseline", "post_baseline", "probe"}
+    summary = (repo / "reports/holdout/figures/summary.md").read_text()
+    assert f"{photos} photos ({defects} defect)" in summary and "| gate |" in summary
+    assert (repo / "reports/holdout/figures/intervals.png").stat().st_size > 0
+    assert (repo / "reports/holdout/contact_sheet.png").stat().st_size > 0
+
+
+def test_the_holdout_photos_are_new_and_a_second_repro_is_a_no_op(holdout_repo: tuple[Path, str]) -> None:
+    repo, _ = holdout_repo
+    pipeline = {row.split(",")[3] for row in (repo / "data/ingested/manifest.csv").read_text().splitlines()[1:]}
+    holdout = {row.split(",")[3] for row in (repo / "data/holdout/ingested/manifest.csv").read_text().splitlines()[1:]}
+    assert holdout and not holdout & pipeline, "the hold-out draws other photos than the pipeline's sample"
+    assert "Data and pipelines are up to date." in run(["dvc", "repro", "holdout/dvc.yaml"], repo).stdout
+    # A plain repro at the root reads only the root dvc.yaml.
+    assert "Data and pipelines are up to date." in run(["dvc", "repro"], repo).stdout
