@@ -8,8 +8,6 @@ the fold's gate that never saw it).
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from textile_defects.data.images import prepare_image
 from textile_defects.data.manifest import read_manifest, resolve
 from textile_defects.evaluation.crossval_report import load_scores, read_plan
 from textile_defects.evaluation.intervals import proportion
+from textile_defects.evaluation.report import roc_csv
 from textile_defects.gate import metrics
 from textile_defects.gate.heatmap import write_sheet
 from textile_defects.gate.report import classifier_arrays, gate_then_classifier, read_gate_scores, score_figures
@@ -30,14 +29,6 @@ from textile_defects.utils.stage import load_params, run_stage, section, stage_p
 log = logging.getLogger("stages.gate_report")
 
 TOP_GOOD = 5
-
-
-def roc_csv(points: list[dict[str, float]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["fpr", "tpr", "threshold"], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(points)
-    return buffer.getvalue()
 
 
 def main() -> None:

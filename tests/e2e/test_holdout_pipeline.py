@@ -56,6 +56,9 @@ def test_every_holdout_photo_is_scored_by_every_model_and_the_gate(holdout_repo:
         roc = (repo / f"metrics/holdout/roc_{name}.csv").read_text().splitlines()
         assert roc[0] == "fpr,tpr,threshold" and len(roc) > 2, name
     assert set(figures["gate_then_classifier"]) == {"baseline", "post_baseline", "probe"}
+    for model, block in figures["gate_vs"].items():
+        paired = block["at_specificity_0.95"]
+        assert paired["both"] + paired["first_only"] <= defects and 0.0 < paired["p_value"] <= 1.0, model
     summary = (repo / "reports/holdout/figures/summary.md").read_text()
     assert f"{photos} photos ({defects} defect)" in summary and "| gate |" in summary
     assert (repo / "reports/holdout/figures/intervals.png").stat().st_size > 0

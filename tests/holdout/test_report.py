@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from textile_defects.data.manifest import COLUMNS, write_manifest
 from textile_defects.errors import DataError
+from textile_defects.holdout.paired import mcnemar_exact, paired_at_specificity
 from textile_defects.holdout.report import check_independent, holdout_plan
 
 CLASSES = ("non_defect", "hole")
@@ -40,3 +42,15 @@ def test_the_plan_puts_every_photo_in_fold_0_and_refuses_unknown_labels(tmp_path
     stray = _manifest(tmp_path / "s.csv", [("c", "non_defect", "3" * 64), ("e", "stain", "5" * 64)])
     with pytest.raises(DataError, match=r"label\(s\) \['stain'\] are not in params 'classes'"):
         holdout_plan(stray, CLASSES)
+
+
+def test_the_paired_test_counts_only_the_photos_where_two_detectors_disagree() -> None:
+    # 4 good photos (scores 0..3 for both), 6 defects: the first finds 5, the second 2 of them, at specificity 0.75.
+    defective = np.array([False] * 4 + [True] * 6)
+    first = np.array([0.0, 1.0, 2.0, 3.0, 9.0, 9.0, 9.0, 9.0, 9.0, 0.5])
+    second = np.array([0.0, 1.0, 2.0, 3.0, 9.0, 9.0, 0.5, 0.5, 0.5, 0.5])
+    paired = paired_at_specificity(defective, first, second, 0.75)
+    assert (paired["defect_photos"], paired["both"], paired["first_only"], paired["second_only"]) == (6, 2, 3, 0)
+    assert paired["p_value"] == pytest.approx(0.25)  # 3 of 3 discordant one way: 2 * 0.5**3
+    assert mcnemar_exact(0, 0) == 1.0 and mcnemar_exact(10, 0) == pytest.approx(2 * 0.5**10)
+    assert mcnemar_exact(4, 4) == 1.0 and mcnemar_exact(1, 5) == mcnemar_exact(5, 1)

@@ -21,15 +21,20 @@ FOREST_FIGURES: tuple[tuple[str, str], ...] = (("f1_macro", "F1 macro"), ("defec
 _DPI = 100
 
 
-def pooled_confusion_png(runs: Sequence[OutOfFold], classes: Sequence[str]) -> bytes:
-    """One model's out-of-fold confusion matrix, counts summed over its seeds, beside the row-normalised recall."""
+def pooled_confusion_png(runs: Sequence[OutOfFold], classes: Sequence[str], scored_as: str = "out of fold") -> bytes:
+    """One model's confusion matrix, counts summed over its seeds, beside the row-normalised recall.
+
+    ``scored_as`` says how the photos were scored, in the title (the CV's "out of fold", the hold-out's own).
+    """
     counts = sum(confusion_counts(run.y_true, run.y_pred, len(classes)) for run in runs)
     originals = len(runs[0].original_ids)
     seeds = f" x {len(runs)} seeds" if len(runs) > 1 else ""
-    return confusion_png(np.asarray(counts), classes, f"{runs[0].model}, out of fold ({originals} originals{seeds})")
+    return confusion_png(np.asarray(counts), classes, f"{runs[0].model}, {scored_as} ({originals} originals{seeds})")
 
 
-def forest_png(report: Mapping[str, Mapping[str, Any]], figures: Sequence[tuple[str, str]] = FOREST_FIGURES) -> bytes:
+def forest_png(
+    report: Mapping[str, Mapping[str, Any]], figures: Sequence[tuple[str, str]] = FOREST_FIGURES, source: str = "Cross-validation"
+) -> bytes:
     """Each model's seed mean (dot), interval (bar) and single seeds (grey ticks), one panel per figure.
 
     ``report`` is :func:`~textile_defects.evaluation.crossval_report.crossval_report`'s
@@ -38,7 +43,7 @@ def forest_png(report: Mapping[str, Mapping[str, Any]], figures: Sequence[tuple[
     models = list(report)
     rows = np.arange(len(models))[::-1]  # first model on top
     figure = Figure(figsize=(5.2 * len(figures), 0.7 * len(models) + 1.6), layout="constrained")
-    figure.suptitle("Cross-validation: seed mean (dot), interval (bar), single seeds (grey); overlapping bars are within noise", fontsize=10)
+    figure.suptitle(f"{source}: seed mean (dot), interval (bar), single seeds (grey); overlapping bars are within noise", fontsize=10)
     for axes, (key, title) in zip(np.atleast_1d(figure.subplots(1, len(figures))), figures, strict=True):
         for row, model in zip(rows, models, strict=True):
             entry = report[model].get(key) or {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,6 +22,15 @@ if TYPE_CHECKING:  # scoring pulls in torch; the CV report and scripts only need
 
 FLOAT_DIGITS = 6
 """Decimal places kept in metrics files: far below any real difference, above float noise."""
+
+
+def roc_csv(points: Sequence[Mapping[str, float]]) -> str:
+    """ROC points as the CSV ``dvc plots`` reads: ``fpr,tpr,threshold``."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["fpr", "tpr", "threshold"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(points)
+    return buffer.getvalue()
 
 
 def round_floats(value: Any, digits: int = FLOAT_DIGITS) -> Any:

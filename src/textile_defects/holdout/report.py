@@ -17,8 +17,6 @@ so the CV's checks and figures apply unchanged.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,8 +29,10 @@ from textile_defects.data.manifest import read_manifest
 from textile_defects.errors import DataError
 from textile_defects.evaluation.crossval_plots import forest_png, pooled_confusion_png
 from textile_defects.evaluation.crossval_report import comparison_table, crossval_report, load_scores
+from textile_defects.evaluation.report import roc_csv
 from textile_defects.gate import metrics
 from textile_defects.gate.report import SPECIFICITIES, classifier_arrays, gate_then_classifier, read_gate_scores, score_figures
+from textile_defects.holdout.paired import paired_at_specificity
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -66,15 +66,6 @@ def check_independent(holdout_manifest: Path, pipeline_manifest: Path) -> None:
         )
 
 
-def roc_csv(points: Sequence[Mapping[str, float]]) -> str:
-    """ROC points as the CSV ``dvc plots`` reads (fpr, tpr, threshold)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["fpr", "tpr", "threshold"], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(points)
-    return buffer.getvalue()
-
-
 def _share(entry: Mapping[str, Any]) -> str:
     if entry["value"] is None:
         return "none found"
@@ -101,6 +92,19 @@ def detection_table(detection: Mapping[str, Mapping[str, Any]]) -> str:
             f"{own['specificity']['successes']}/{own['specificity']['trials']}"
         )
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def paired_table(paired: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
+    """Markdown: per classifier and specificity, defects only the gate finds, only the classifier finds, and p."""
+    specs = [f"at_specificity_{spec:.2f}" for spec in SPECIFICITIES]
+    lines = [
+        "| gate vs | " + " | ".join(f"at specificity {spec:.2f}: gate only / it only (p)" for spec in SPECIFICITIES) + " |",
+        "|---|" + "---:|" * len(specs),
+    ]
+    for model, block in paired.items():
+        cells = [f"{block[spec]['first_only']} / {block[spec]['second_only']} (p = {block[spec]['p_value']:.3g})" for spec in specs]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -142,12 +146,16 @@ def holdout_report(
     detection: dict[str, Any] = {"gate": score_figures(defective, gate_scores, gate_verdict, labels, good_class, report.confidence)}
     rocs = {"gate": metrics.roc_points(defective, gate_scores)}
     two_stage: dict[str, Any] = {}
+    paired: dict[str, Any] = {}
     for model in MODELS:
         (run,) = pooled[model]
         scores, verdict, probabilities = classifier_arrays(run, order, classes, good_class)
         detection[model] = score_figures(defective, scores, verdict, labels, good_class, report.confidence)
         rocs[model] = metrics.roc_points(defective, scores)
         two_stage[model] = gate_then_classifier(labels, gate_verdict, probabilities, classes, good_class, report.confidence)
+        paired[model] = {
+            f"at_specificity_{spec:.2f}": paired_at_specificity(defective, gate_scores, scores, spec) for spec in SPECIFICITIES
+        }
 
     figures = {
         "originals": len(order),
@@ -155,6 +163,7 @@ def holdout_report(
         "classifiers": {model: classifiers[model] for model in MODELS},
         "detection": detection,
         "gate_then_classifier": two_stage,
+        "gate_vs": paired,
     }
     atomic_write_json(metrics_path, figures)
     with atomic_output_dir(plots_dir) as folder:
@@ -179,14 +188,18 @@ def holdout_report(
         "Recall at a specificity reads a point of each detector's ROC (the threshold set on these photos); "
         "the last column is each one's own decision (the gate's stored threshold, the classifiers' argmax).",
         "",
+        "The gate against each classifier on the same photos, each at the same specificity "
+        "(defects only the gate finds / only the classifier finds; exact McNemar p-value of that split):",
+        "",
+        paired_table(paired),
         "Gate-then-classifier, defect type named right among the defects the gate finds: "
         + ", ".join(f"{model} {_share(block['defect_type_accuracy_among_found'])}" for model, block in two_stage.items()),
         "",
     ])
     with atomic_output_dir(reports_dir) as folder:
         for model in MODELS:
-            (folder / f"confusion_{model}.png").write_bytes(pooled_confusion_png(pooled[model], classes))
-        (folder / "intervals.png").write_bytes(forest_png(ordered))
+            (folder / f"confusion_{model}.png").write_bytes(pooled_confusion_png(pooled[model], classes, "hold-out"))
+        (folder / "intervals.png").write_bytes(forest_png(ordered, source="Hold-out"))
         (folder / "summary.md").write_text(summary, encoding="utf-8")
     for name, block in detection.items():
         point = block["at_specificity_0.95"]["defect_recall"]
