@@ -120,7 +120,7 @@ def holdout_report(
     plots_dir: Path,
     reports_dir: Path,
 ) -> dict[str, Any]:
-    """Score the hold-out: ``metrics_path`` (JSON), ``plots_dir`` (ROC and confusion CSVs), ``reports_dir`` (PNGs, summary.md).
+    """Score the hold-out: ``metrics_path`` (JSON), ``plots_dir`` (ROC CSVs), ``reports_dir`` (PNGs, summary.md).
 
     Classifier figures are the CV's (F1 with a bootstrap over photos, exact
     intervals on recall and specificity); detection figures are the gate
