@@ -244,11 +244,17 @@ def read_folds(path: Path, classes: Sequence[str] | None = None) -> tuple[dict[s
         else:
             assignment[original] = int(row["fold"])
             labels[original] = row["label"]
-    if problems:
-        listed = "\n  ".join(problems[:MAX_LISTED])
-        more = f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
-        raise DataError(f"{path}: {len(problems)} problem(s); rewrite the fold plan (dvc repro crossval/dvc.yaml):\n  {listed}{more}")
+    raise_problems(path, problems, "rewrite the fold plan (dvc repro crossval/dvc.yaml)")
     return assignment, labels
+
+
+def raise_problems(source: Path, problems: Sequence[str], action: str) -> None:
+    """One DataError naming ``source``, listing the first :data:`MAX_LISTED` ``problems`` and counting the rest."""
+    if not problems:
+        return
+    listed = "\n  ".join(problems[:MAX_LISTED])
+    more = f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+    raise DataError(f"{source}: {len(problems)} problem(s); {action}:\n  {listed}{more}")
 
 
 def write_plan(

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from textile_defects.crossval.folds import read_folds
+from textile_defects.crossval.folds import raise_problems, read_folds
 from textile_defects.crossval.scores import columns, parse_score_file_name, score_file_name
 from textile_defects.errors import DataError
 from textile_defects.evaluation.intervals import cluster_bootstrap, proportion, within_noise
@@ -39,8 +39,6 @@ SPREAD_FIGURES = ("accuracy", *HEADLINE, "defect_precision")
 TABLE_FIGURES = (("f1_macro", "F1 macro"), ("f1_weighted", "F1 weighted"), ("defect_recall", "defect recall"), ("specificity", "specificity"))
 """The columns of the comparison tables, in order: the headline figures with their labels."""
 MISSING = "—"
-MAX_LISTED = 20
-"""Problems listed in one DataError; the rest are counted."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,14 +71,6 @@ def read_plan(plan_csv: Path, classes: Sequence[str]) -> dict[str, tuple[str, in
     """The fold plan as ``{original_id: (label, fold)}`` (read by ``crossval.folds.read_folds``)."""
     assignment, labels = read_folds(plan_csv, classes)
     return {original: (labels[original], fold) for original, fold in assignment.items()}
-
-
-def _raise_problems(source: Path, problems: Sequence[str], action: str) -> None:
-    if not problems:
-        return
-    listed = "\n  ".join(problems[:MAX_LISTED])
-    more = f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
-    raise DataError(f"{source}: {len(problems)} problem(s); {action}:\n  {listed}{more}")
 
 
 def _score_files(scores_dir: Path, models: Sequence[str] | None, seeds: Sequence[int] | None) -> dict[tuple[str, int | None], dict[int, Path]]:
@@ -116,7 +106,7 @@ def _check_runs(scores_dir: Path, files: Mapping[tuple[str, int | None], Mapping
             problems.append(f"model {model!r} has no score files for seed(s) {absent}")
     if not files and models is None:
         problems.append("no score files (<model>[_seed<seed>]_fold<k>.csv)")
-    _raise_problems(scores_dir, problems, "run the CV stages (dvc repro crossval/dvc.yaml)")
+    raise_problems(scores_dir, problems, "run the CV stages (dvc repro crossval/dvc.yaml)")
 
 
 def _read_score_file(
@@ -232,7 +222,7 @@ def load_scores(
         run = _pool_run(model, seed, fold_files, plan, classes, problems)
         if run is not None:
             pooled.setdefault(model, []).append(run)
-    _raise_problems(scores_dir, problems, "rerun the CV stages that wrote these files (dvc repro crossval/dvc.yaml)")
+    raise_problems(scores_dir, problems, "rerun the CV stages that wrote these files (dvc repro crossval/dvc.yaml)")
     return pooled
 
 

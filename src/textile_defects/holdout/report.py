@@ -80,12 +80,8 @@ def detection_table(detection: Mapping[str, Mapping[str, Any]]) -> str:
     for name, block in detection.items():
         cells = [f"{block['image_auroc']:.3f}"]
         for spec in specs:
-            point = block[spec]
-            recall, specificity = point["defect_recall"], point["specificity"]
-            cells.append(
-                f"{recall['successes']}/{recall['trials']} [{recall['ci_low']:.2f}, {recall['ci_high']:.2f}]"
-                f" (spec. {specificity['successes']}/{specificity['trials']})"
-            )
+            specificity = block[spec]["specificity"]
+            cells.append(f"{_share(block[spec]['defect_recall'])} (spec. {specificity['successes']}/{specificity['trials']})")
         own = block["operating_point"]
         cells.append(
             f"{own['defect_recall']['successes']}/{own['defect_recall']['trials']} / "
@@ -134,6 +130,7 @@ def holdout_report(
     pooled = load_scores(scores_dir, plan, classes, models=MODELS)
     report = config.report
     classifiers = crossval_report(pooled, classes, good_class, report.confidence, report.bootstrap_resamples, report.bootstrap_seed)
+    ordered = {model: classifiers[model] for model in MODELS}
 
     gate = read_gate_scores([scores_dir / f"gate_fold{FOLD}.csv"], plan)
     order = sorted(gate)
@@ -160,7 +157,7 @@ def holdout_report(
     figures = {
         "originals": len(order),
         "defect_originals": int(defective.sum()),
-        "classifiers": {model: classifiers[model] for model in MODELS},
+        "classifiers": ordered,
         "detection": detection,
         "gate_then_classifier": two_stage,
         "gate_vs": paired,
@@ -169,7 +166,6 @@ def holdout_report(
     with atomic_output_dir(plots_dir) as folder:
         for name, points in rocs.items():
             (folder / f"roc_{name}.csv").write_text(roc_csv(points), encoding="utf-8")
-    ordered = {model: classifiers[model] for model in MODELS}
     summary = "\n".join([
         "# Hold-out test",
         "",
