@@ -1,4 +1,4 @@
-"""Stage gate_report: the CV's gate, classifiers alone and gate-then-classifier, scored over all originals.
+"""Stage gate_report: the CV's gate, classifiers alone, gate-then-classifier and gate-or-classifier, over all originals.
 
 Writes <metrics> (JSON), <plots>/roc_<model>.csv (ROC curves for `dvc plots`)
 and <reports>/ (heatmaps of every defect original, with its mask outlined
@@ -12,16 +12,15 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from textile_defects.data.images import prepare_image
-from textile_defects.data.manifest import read_manifest, resolve
+from textile_defects.data.manifest import read_manifest
+from textile_defects.detectors import GateScores, classifier_detection
 from textile_defects.evaluation.crossval_report import load_scores, read_plan
-from textile_defects.evaluation.intervals import proportion
 from textile_defects.evaluation.report import roc_csv
 from textile_defects.gate import metrics
 from textile_defects.gate.heatmap import write_sheet
-from textile_defects.gate.report import classifier_arrays, gate_then_classifier, read_gate_scores, score_figures
+from textile_defects.gate.report import read_gate_scores
+from textile_defects.localisation import load_maps, localisation_figures, read_masks, sheet_frames
 from textile_defects.utils.atomic import atomic_write_json, atomic_write_text
 from textile_defects.utils.params import SectionReader
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
@@ -50,61 +49,50 @@ def main() -> None:
 
     plan = read_plan(args.crossval / "plan" / "folds.csv", classes)
     gate = read_gate_scores([args.crossval / "scores" / f"gate_fold{k}.csv" for k in folds], plan)
-    order = sorted(gate)
-    labels = [gate[o]["label"] for o in order]
-    defective = np.array([label != good_class for label in labels])
-    gate_scores = np.array([gate[o]["score"] for o in order])
-    gate_verdict = np.array([gate[o]["defective"] for o in order])
+    view = GateScores.from_rows(gate, good_class)
+    order, defective = view.order, view.defective
     report: dict = {"originals": len(order), "defect_originals": int(defective.sum()), "confidence": confidence}
-    report["gate"] = score_figures(defective, gate_scores, gate_verdict, labels, good_class, confidence)
+    report["gate"] = view.figures(good_class, confidence)
     # roc.csv is the gate's (the CV contract's name); each classifier's is roc_<model>.csv beside it.
-    atomic_write_text(args.plots / "roc.csv", roc_csv(metrics.roc_points(defective, gate_scores)))
+    atomic_write_text(args.plots / "roc.csv", roc_csv(metrics.roc_points(defective, view.scores)))
 
     runs = load_scores(args.crossval / "scores", args.crossval / "plan" / "folds.csv", classes, seeds=seeds)
     for model, model_runs in sorted(runs.items()):
         for run in model_runs:
             name = model if run.seed is None else f"{model}_seed{run.seed}"
-            scores, verdict, probabilities = classifier_arrays(run, order, classes, good_class)
-            report[name] = score_figures(defective, scores, verdict, labels, good_class, confidence)
-            report[f"gate_then_{name}"] = gate_then_classifier(labels, gate_verdict, probabilities, classes, good_class, confidence)
-            atomic_write_text(args.plots / f"roc_{name}.csv", roc_csv(metrics.roc_points(defective, scores)))
+            detection = classifier_detection(view, run, classes, good_class, confidence)
+            report[name] = detection.alone
+            report[f"gate_then_{name}"] = detection.gate_then
+            report[f"gate_or_{name}"] = detection.gate_or
+            atomic_write_text(args.plots / f"roc_{name}.csv", roc_csv(metrics.roc_points(defective, detection.scores)))
+            atomic_write_text(args.plots / f"roc_gate_or_{name}.csv", roc_csv(metrics.roc_points(defective, detection.combined)))
 
     ingested = {row["original_id"]: row for row in read_manifest(args.ingested)}
-    maps = {}
-    for k in folds:
-        with np.load(args.crossval / "gate" / f"maps_fold{k}.npz") as archive:
-            maps.update({key: archive[key] for key in archive.files})
-    masks = {}
-    for original in order:
-        mask_path = args.masks / ingested[original]["source_file"]
-        if gate[original]["label"] != good_class and mask_path.is_file():
-            with Image.open(mask_path) as mask:
-                masks[original] = np.asarray(mask.convert("L"))
-    if masks:
-        found = [metrics.peak_in_mask(maps[o], masks[o], tolerance_px) for o in sorted(masks)]
-        frame = next(iter(masks.values())).shape
-        all_masks = [masks.get(o, np.zeros(frame, dtype=np.uint8)) for o in order]
-        report["localisation"] = {
-            "peak_in_mask": {**proportion(sum(found), len(found), confidence), "successes": sum(found), "trials": len(found)},
-            "tolerance_px": tolerance_px,
-            "pixel_auroc": metrics.pixel_auroc([maps[o] for o in order], all_masks),
-            "per_original": {o: bool(f) for o, f in zip(sorted(masks), found, strict=True)},
-        }
+    scored_rows = {o: ingested[o] for o in order}
+    maps = load_maps([args.crossval / "gate" / f"maps_fold{k}.npz" for k in folds])
+    masks = read_masks(args.masks, scored_rows, good_class)
+    localisation = localisation_figures(maps, masks, order, tolerance_px, confidence)
+    if localisation is not None:
+        report["localisation"] = localisation
     atomic_write_json(args.metrics, report)
 
-    def frame(original: str) -> tuple:
-        row = ingested[original]
+    captions = {}
+    for original in order:
         verdict = "defective" if gate[original]["defective"] else "good"
-        caption = f"{original} (fold {gate[original]['fold']})\nscore {gate[original]['score']:.2f} / thr {gate[original]['threshold']:.2f}: {verdict}"
-        pixels = prepare_image(resolve(args.ingested, row), (int(row["width"]), int(row["height"])))
-        return pixels, maps[original], caption, masks.get(original)
+        captions[original] = (
+            f"{original} (fold {gate[original]['fold']})\n"
+            f"score {gate[original]['score']:.2f} / thr {gate[original]['threshold']:.2f}: {verdict}"
+        )
+
+    def frames(originals: list[str]) -> list:
+        return sheet_frames(originals, args.ingested, scored_rows, maps, masks, captions)
 
     # One colour scale for every tile: the folds' thresholds differ a little; their median sets it.
-    threshold = float(np.median([gate[o]["threshold"] for o in order]))
+    threshold = float(np.median(view.thresholds))
     defects = [o for o in order if gate[o]["label"] != good_class]
     goods = sorted((o for o in order if gate[o]["label"] == good_class), key=lambda o: -gate[o]["score"])[:TOP_GOOD]
-    write_sheet(args.reports / "heatmaps_defects.png", [frame(o) for o in defects], threshold)
-    write_sheet(args.reports / "heatmaps_top_good.png", [frame(o) for o in goods], threshold)
+    write_sheet(args.reports / "heatmaps_defects.png", frames(defects), threshold)
+    write_sheet(args.reports / "heatmaps_top_good.png", frames(goods), threshold)
     log.info("gate report: %s, %s", args.metrics, args.reports)
 
 

@@ -7,16 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from textile_defects.gate.checkpoint import save_gate
-from textile_defects.gate.model import TrainingImage, fit_gate
 from textile_defects.predict import main, predict
 from textile_defects.two_stage import two_stage_labels
 
 from tests.helpers.evaluation import tiny_checkpoint
-from tests.helpers.gate import knit_texture, tiny_gate_config, write_png
+from tests.helpers.gate import tiny_gate_and_photos
 
 CLASSES = ("non_defect", "hole", "needle")
 WIDTH, HEIGHT = 160, 96
@@ -41,16 +38,7 @@ def test_the_rule_refuses_mismatched_shapes_and_unknown_good_class() -> None:
 @pytest.fixture(scope="module")
 def gate_and_photos(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A tiny gate built on good textures, and a folder with one good and one spotted photo."""
-    folder = tmp_path_factory.mktemp("two_stage")
-    torch.manual_seed(0)
-    images = [TrainingImage(write_png(folder / "train" / f"good_{i}.png", knit_texture(i, WIDTH, HEIGHT)), f"good_{i}", True) for i in range(6)]
-    config = tiny_gate_config(WIDTH, HEIGHT, augmented_copies=0)
-    gate_path = save_gate(fit_gate(config, images), config, folder / "gate.pt")
-    spotted = knit_texture(50, WIDTH, HEIGHT)
-    spotted[40:60, 70:95] = 255
-    write_png(folder / "photos" / "good.png", knit_texture(60, WIDTH, HEIGHT))
-    write_png(folder / "photos" / "spotted.png", spotted)
-    return gate_path, folder / "photos"
+    return tiny_gate_and_photos(tmp_path_factory.mktemp("two_stage"), WIDTH, HEIGHT)
 
 
 def test_predict_with_a_gate_writes_two_stage_rows_and_heatmaps(

@@ -11,7 +11,8 @@ checkpoint when it exists, e.g. ``models/gate.pt``; ``--gate none`` to score
 with the classifier alone) the prediction has two
 stages (:mod:`textile_defects.two_stage`): the gate's anomaly score against
 its threshold decides defective or good, and the classifier names the defect
-among the defective frames. The row then also holds the anomaly score, the
+among the defective frames (``--rule gate_or_classifier``: the gate or the
+classifier decides, :mod:`textile_defects.gate_or_classifier`). The row then also holds the anomaly score, the
 gate's threshold and the classifier's own answer; ``--heatmaps DIR`` writes
 each frame with its patch-score heatmap overlaid. A folder is searched recursively for .jpg, .jpeg and .png files
 (any letter case). A file that cannot be read gets a row with an ``error``
@@ -41,6 +42,7 @@ from textile_defects.devices import resolve_device
 from textile_defects.errors import ConfigError, DataError
 from textile_defects.inference import ImagePrediction, predict_files
 from textile_defects.models.checkpoint import load_checkpoint
+from textile_defects.gate_or_classifier import gate_or_classifier
 from textile_defects.two_stage import two_stage_labels
 from textile_defects.utils.atomic import atomic_write_text
 from textile_defects.utils.params import DEVICES
@@ -53,12 +55,17 @@ GATE_FILE = "gate.pt"
 """The gate used by default: this file beside the classifier checkpoint (train_gate writes models/gate.pt)."""
 
 
+RULES = ("gate", "gate_or_classifier")
+"""Who decides defective with a gate: the gate alone (gate-then-classifier), or the gate or the classifier."""
+
+
 @dataclasses.dataclass(frozen=True)
 class GateVerdicts:
-    """The gate's view of the readable images, in prediction order: (N,) scores and its threshold."""
+    """The gate's view of the readable images, in prediction order: (N,) scores, its threshold, and the rule."""
 
     scores: np.ndarray
     threshold: float
+    rule: str = "gate"
 
     @property
     def defective(self) -> np.ndarray:
@@ -99,7 +106,9 @@ def predictions_csv(
 
     With ``gate`` (one score per readable image, in order) the columns
     ``anomaly_score``, ``gate_threshold`` and ``classifier_predicted`` follow
-    ``defective``, and ``predicted`` is the two-stage answer. Rows for
+    ``defective``, and ``predicted`` is the two-stage answer: the gate decides
+    defective (``gate.rule`` "gate"), or the gate or the classifier does
+    ("gate_or_classifier"), and the classifier names the defect. Rows for
     unreadable files hold the path and the error, other cells empty.
     Probabilities keep 6 decimals.
     """
@@ -107,7 +116,11 @@ def predictions_csv(
     read = [p for p in predictions if p.probabilities is not None]
     labels = np.array([int(p.probabilities.argmax()) for p in read], dtype=np.int64)
     if gate is not None and read:
-        labels = two_stage_labels(np.stack([p.probabilities for p in read]), gate.defective, classes, good_class)
+        probabilities = np.stack([p.probabilities for p in read])
+        verdict = gate.defective
+        if gate.rule == "gate_or_classifier":
+            verdict = gate_or_classifier(verdict, probabilities, classes, good_class)
+        labels = two_stage_labels(probabilities, verdict, classes, good_class)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["path", "predicted", "confidence", "defective", *gate_columns, *(f"p_{name}" for name in classes), "error"])
@@ -144,7 +157,7 @@ def _summarise(predictions: Sequence[ImagePrediction], csv_text: str, good_class
 
 
 def _gate_scores(
-    gate_path: Path, predictions: Sequence[ImagePrediction], source: Path, heatmaps: Path | None
+    gate_path: Path, predictions: Sequence[ImagePrediction], source: Path, heatmaps: Path | None, rule: str
 ) -> GateVerdicts:
     """Anomaly scores of the readable images (and their heatmaps in ``heatmaps`` when asked)."""
     # Imported here: the gate brings its own encoder, needed only when a gate is used.
@@ -160,7 +173,7 @@ def _gate_scores(
             name = display_path(path, source).replace("/", "__")
             write_overlay(heatmaps / f"{Path(name).stem}.png", prepare_image(path, gate.image_size), patch_map, gate.threshold)
         log.info("wrote %d heatmap(s) to %s", len(readable), heatmaps)
-    return GateVerdicts(scores=scores, threshold=gate.threshold)
+    return GateVerdicts(scores=scores, threshold=gate.threshold, rule=rule)
 
 
 def _gate_path(option: str | None, heatmaps: Path | None, model: Path) -> Path | None:
@@ -193,6 +206,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--gate", help=f"anomaly gate checkpoint; 'none' = classifier alone (default: {GATE_FILE} beside --model, when it exists)"
     )
     parser.add_argument("--heatmaps", type=Path, help="write each frame with the gate's patch-score heatmap here (PNG)")
+    parser.add_argument(
+        "--rule", choices=RULES, default="gate",
+        help="with a gate, who decides defective: the gate alone, or the gate or the classifier (docs/holdout.md); "
+        "default: %(default)s",
+    )
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -213,9 +231,11 @@ def predict(argv: Sequence[str] | None = None) -> list[ImagePrediction]:
     log.info("classifying %d image(s) with %s", len(images), args.model)
     device = resolve_device(args.device)
     gate_path = _gate_path(args.gate, args.heatmaps, args.model)
+    if gate_path is None and args.rule != "gate":
+        raise ConfigError(f"--rule {args.rule} needs the anomaly gate; drop --gate none, or pass --gate PATH.")
     predictions = list(predict_files(model, model.config.image_size, images, device, batch_size=args.batch_size))
     readable = any(p.probabilities is not None for p in predictions)
-    gate = _gate_scores(gate_path, predictions, args.source, args.heatmaps) if gate_path is not None and readable else None
+    gate = _gate_scores(gate_path, predictions, args.source, args.heatmaps, args.rule) if gate_path is not None and readable else None
     text = predictions_csv(predictions, classes, good_class, args.source, gate)
     atomic_write_text(args.out, text)
     _summarise(predictions, text, good_class, args.out)

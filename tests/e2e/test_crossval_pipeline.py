@@ -150,3 +150,20 @@ def test_a_bad_sweep_file_names_the_run_and_key(crossval_repo: tuple[Path, str, 
     result = run(["python", "scripts/cv_sweep.py", str(path)], repo, check=False)
     assert result.returncode != 0
     assert "bad:typo" in result.stderr and "input_sise" in result.stderr, result.stderr
+
+
+def test_gate_report_scores_the_gate_each_classifier_and_both_rules(crossval_repo: tuple[Path, str, str]) -> None:
+    repo, _, _ = crossval_repo
+    report = json.loads((repo / "metrics/gate.json").read_text())
+    gate_found = report["gate"]["operating_point"]["defect_recall"]["successes"]
+    for model in ("baseline", "post_baseline"):
+        for seed in SEEDS:
+            name = f"{model}_seed{seed}"
+            assert {name, f"gate_then_{name}", f"gate_or_{name}"} <= set(report), name
+            either = report[f"gate_or_{name}"]["operating_point"]
+            # Defective when the gate or the classifier says so: at least what each finds, at most each one's specificity.
+            alone = report[name]["operating_point"]
+            assert either["defect_recall"]["successes"] >= max(gate_found, alone["defect_recall"]["successes"]), name
+            assert either["specificity"]["successes"] <= alone["specificity"]["successes"], name
+            for curve in (f"roc_{name}.csv", f"roc_gate_or_{name}.csv"):
+                assert (repo / "metrics/gate" / curve).read_text().startswith("fpr,tpr,threshold\n"), curve

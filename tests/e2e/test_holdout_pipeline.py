@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from PIL import Image
 
 from tests.helpers.repo import REPO_ROOT, copy_of_repo, project_files, run
 
@@ -49,19 +50,35 @@ def test_every_holdout_photo_is_scored_by_every_model_and_the_gate(holdout_repo:
     for model, block in figures["classifiers"].items():
         assert block["originals"] == photos and block["runs"] == 1, model
         assert block["f1_macro"]["ci_low"] <= block["f1_macro"]["mean"] <= block["f1_macro"]["ci_high"], model
-    assert set(figures["detection"]) == {"gate", "baseline", "post_baseline", "probe"}
+    models = {"baseline", "post_baseline", "probe"}
+    assert set(figures["detection"]) == {"gate"} | models | {f"gate_or_{model}" for model in models}
     for name, block in figures["detection"].items():
         assert 0.0 <= block["image_auroc"] <= 1.0, name
         assert block["at_specificity_0.95"]["defect_recall"]["trials"] == defects, name
         roc = (repo / f"metrics/holdout/roc_{name}.csv").read_text().splitlines()
         assert roc[0] == "fpr,tpr,threshold" and len(roc) > 2, name
     assert set(figures["gate_then_classifier"]) == {"baseline", "post_baseline", "probe"}
-    for model, block in figures["gate_vs"].items():
+    for model in models:
+        either = figures["detection"][f"gate_or_{model}"]["operating_point"]
+        # Defective when the gate or the classifier says so: at least what each finds alone.
+        for alone in ("gate", model):
+            found = figures["detection"][alone]["operating_point"]["defect_recall"]["successes"]
+            assert either["defect_recall"]["successes"] >= found, (model, alone)
+    assert set(figures["paired"]) == {f"{first} vs {second}" for model in models
+                                      for first, second in (("gate", model), (f"gate_or_{model}", model), (f"gate_or_{model}", "gate"))}
+    for pair, block in figures["paired"].items():
         paired = block["at_specificity_0.95"]
-        assert paired["both"] + paired["first_only"] <= defects and 0.0 < paired["p_value"] <= 1.0, model
+        assert paired["both"] + paired["first_only"] <= defects and 0.0 < paired["p_value"] <= 1.0, pair
     summary = (repo / "reports/holdout/figures/summary.md").read_text()
     assert f"{photos} photos ({defects} defect)" in summary and "| gate |" in summary
     assert (repo / "reports/holdout/figures/intervals.png").stat().st_size > 0
+    # The sample writes a mask for every defect photo: each one is localised, and heatmaps are drawn.
+    localisation = figures["localisation"]
+    assert localisation["peak_in_mask"]["trials"] == defects and 0.0 <= localisation["pixel_auroc"] <= 1.0
+    assert "## Where the gate looks" in summary
+    for sheet in ("heatmaps_defects.png", "heatmaps_top_good.png"):
+        with Image.open(repo / "reports/holdout/figures" / sheet) as picture:
+            assert picture.width == 4 * 320, sheet  # 4 columns of 320 px thumbnails
     assert (repo / "reports/holdout/contact_sheet.png").stat().st_size > 0
 
 

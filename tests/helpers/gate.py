@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
 
-from textile_defects.gate.model import GateConfig
+from textile_defects.gate.checkpoint import save_gate
+from textile_defects.gate.model import GateConfig, TrainingImage, fit_gate
 
 
 def knit_texture(seed: int, width: int, height: int) -> np.ndarray:
@@ -43,3 +45,19 @@ def tiny_gate_config(width: int, height: int, **overrides: Any) -> GateConfig:
     }
     values.update(overrides)
     return GateConfig.from_section(values, encoder="efficientnet_lite0", weights="none")
+
+
+def tiny_gate_and_photos(folder: Path, width: int = 160, height: int = 96) -> tuple[Path, Path]:
+    """A tiny gate built on 6 good textures (``folder/gate.pt``), and ``folder/photos`` with one good and one spotted photo."""
+    torch.manual_seed(0)
+    images = [
+        TrainingImage(write_png(folder / "train" / f"good_{i}.png", knit_texture(i, width, height)), f"good_{i}", True)
+        for i in range(6)
+    ]
+    config = tiny_gate_config(width, height, augmented_copies=0)
+    gate_path = save_gate(fit_gate(config, images), config, folder / "gate.pt")
+    spotted = knit_texture(50, width, height)
+    spotted[40:60, 70:95] = 255
+    write_png(folder / "photos" / "good.png", knit_texture(60, width, height))
+    write_png(folder / "photos" / "spotted.png", spotted)
+    return gate_path, folder / "photos"

@@ -26,13 +26,16 @@ import numpy as np
 
 from textile_defects.crossval.config import CrossvalConfig
 from textile_defects.data.manifest import read_manifest
+from textile_defects.detectors import GateScores, classifier_detection
 from textile_defects.errors import DataError
 from textile_defects.evaluation.crossval_plots import forest_png, pooled_confusion_png
 from textile_defects.evaluation.crossval_report import comparison_table, crossval_report, load_scores
 from textile_defects.evaluation.report import roc_csv
 from textile_defects.gate import metrics
-from textile_defects.gate.report import SPECIFICITIES, classifier_arrays, gate_then_classifier, read_gate_scores, score_figures
+from textile_defects.gate.heatmap import write_sheet
+from textile_defects.gate.report import SPECIFICITIES, read_gate_scores
 from textile_defects.holdout.paired import paired_at_specificity
+from textile_defects.localisation import load_maps, localisation_figures, read_masks, sheet_frames
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -92,16 +95,69 @@ def detection_table(detection: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def paired_table(paired: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
-    """Markdown: per classifier and specificity, defects only the gate finds, only the classifier finds, and p."""
+    """Markdown: per pair "first vs second" and specificity, defects only the first finds, only the second, and p."""
     specs = [f"at_specificity_{spec:.2f}" for spec in SPECIFICITIES]
     lines = [
-        "| gate vs | " + " | ".join(f"at specificity {spec:.2f}: gate only / it only (p)" for spec in SPECIFICITIES) + " |",
+        "| first vs second | " + " | ".join(f"at specificity {spec:.2f}: first only / second only (p)" for spec in SPECIFICITIES) + " |",
         "|---|" + "---:|" * len(specs),
     ]
-    for model, block in paired.items():
+    for pair, block in paired.items():
         cells = [f"{block[spec]['first_only']} / {block[spec]['second_only']} (p = {block[spec]['p_value']:.3g})" for spec in specs]
-        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        lines.append(f"| {pair} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+SHEET_TILES = 16
+"""At most this many frames per heatmap sheet (4 x 4 at 320 px)."""
+
+
+def _localisation_text(localisation: Mapping[str, Any] | None) -> str:
+    if localisation is None:
+        return "No defect masks in holdout.masks_dir: localisation not measured. Heatmaps: heatmaps_*.png."
+    return (
+        f"The gate's highest patch lies within the defect's mask (+- {localisation['tolerance_px']} px) for "
+        f"{_share(localisation['peak_in_mask'])} masked defect photos; pixel AUROC "
+        f"{localisation['pixel_auroc']:.3f} over all photos. Heatmaps (the hold-out's own threshold colour scale): "
+        "heatmaps_defects.png (the first photos of each defect class), heatmaps_missed.png (defects the gate passes), "
+        "heatmaps_off_mask.png (found, but the peak lies off the mask), heatmaps_top_good.png (the highest-scoring good photos)."
+    )
+
+
+def _write_heatmaps(
+    folder: Path,
+    gate: GateScores,
+    manifest: Path,
+    rows: Mapping[str, Mapping[str, str]],
+    maps: Mapping[str, np.ndarray],
+    masks: Mapping[str, np.ndarray],
+    localisation: Mapping[str, Any] | None,
+    good_class: str,
+) -> None:
+    """Heatmap sheets for people: what the gate sees on each kind of photo, what it misses, its false alarms."""
+    position = {original: i for i, original in enumerate(gate.order)}
+    captions = {
+        o: f"{o}\nscore {gate.scores[i]:.2f} / thr {gate.thresholds[i]:.2f}: {'defective' if gate.verdict[i] else 'good'}"
+        for o, i in position.items()
+    }
+    defects = [o for o in gate.order if gate.defective[position[o]]]
+    by_class: dict[str, list[str]] = {}
+    for original in defects:
+        by_class.setdefault(rows[original]["label"], []).append(original)
+    per_class = SHEET_TILES // max(1, len(by_class))
+    off_mask = [o for o, inside in (localisation or {}).get("per_original", {}).items() if not inside and gate.verdict[position[o]]]
+    sheets = {
+        "heatmaps_defects.png": [o for members in by_class.values() for o in members[:per_class]],
+        "heatmaps_missed.png": sorted((o for o in defects if not gate.verdict[position[o]]), key=lambda o: gate.scores[position[o]]),
+        "heatmaps_off_mask.png": off_mask,
+        "heatmaps_top_good.png": sorted(
+            (o for o in gate.order if rows[o]["label"] == good_class), key=lambda o: -gate.scores[position[o]]
+        )[:8],
+    }
+    threshold = float(np.median(gate.thresholds))
+    for name, originals in sheets.items():
+        if originals:  # an empty sheet (nothing missed) is simply not drawn
+            frames = sheet_frames(originals[:SHEET_TILES], manifest, rows, maps, masks, captions)
+            write_sheet(folder / name, frames, threshold)
 
 
 def holdout_report(
@@ -112,6 +168,8 @@ def holdout_report(
     good_class: str,
     config: CrossvalConfig,
     *,
+    masks_dir: Path,
+    tolerance_px: int,
     metrics_path: Path,
     plots_dir: Path,
     reports_dir: Path,
@@ -121,8 +179,11 @@ def holdout_report(
     Classifier figures are the CV's (F1 with a bootstrap over photos, exact
     intervals on recall and specificity); detection figures are the gate
     report's (AUROC, recall at each specificity, the stored decision), for the
-    gate, each classifier's 1 - p_good and the probe; gate-then-classifier's
-    type accuracy among the defects the gate finds.
+    gate, each classifier's 1 - p_good, the probe, and each gate-or-classifier
+    (:mod:`textile_defects.gate_or_classifier`); gate-then-classifier's type
+    accuracy among the defects the gate finds; paired exact McNemar tests of
+    the gate against each classifier, and of each gate-or-classifier against
+    its classifier alone and the gate alone, at the same specificity.
     """
     check_independent(holdout_manifest, pipeline_manifest)
     plan = holdout_plan(holdout_manifest, classes)
@@ -132,35 +193,43 @@ def holdout_report(
     classifiers = crossval_report(pooled, classes, good_class, report.confidence, report.bootstrap_resamples, report.bootstrap_seed)
     ordered = {model: classifiers[model] for model in MODELS}
 
-    gate = read_gate_scores([scores_dir / f"gate_fold{FOLD}.csv"], plan)
-    order = sorted(gate)
-    labels = [gate[o]["label"] for o in order]
-    defective = np.array([label != good_class for label in labels])
+    gate = GateScores.from_rows(read_gate_scores([scores_dir / f"gate_fold{FOLD}.csv"], plan), good_class)
+    defective = gate.defective
     if defective.all() or not defective.any():
         raise DataError(f"{holdout_manifest}: the hold-out needs good and defect photos both, to measure recall and specificity.")
-    gate_scores = np.array([gate[o]["score"] for o in order])
-    gate_verdict = np.array([gate[o]["defective"] for o in order])
-    detection: dict[str, Any] = {"gate": score_figures(defective, gate_scores, gate_verdict, labels, good_class, report.confidence)}
-    rocs = {"gate": metrics.roc_points(defective, gate_scores)}
+    detection: dict[str, Any] = {"gate": gate.figures(good_class, report.confidence)}
+    rocs = {"gate": metrics.roc_points(defective, gate.scores)}
     two_stage: dict[str, Any] = {}
-    paired: dict[str, Any] = {}
+    compared: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for model in MODELS:
         (run,) = pooled[model]
-        scores, verdict, probabilities = classifier_arrays(run, order, classes, good_class)
-        detection[model] = score_figures(defective, scores, verdict, labels, good_class, report.confidence)
-        rocs[model] = metrics.roc_points(defective, scores)
-        two_stage[model] = gate_then_classifier(labels, gate_verdict, probabilities, classes, good_class, report.confidence)
-        paired[model] = {
-            f"at_specificity_{spec:.2f}": paired_at_specificity(defective, gate_scores, scores, spec) for spec in SPECIFICITIES
-        }
+        found = classifier_detection(gate, run, classes, good_class, report.confidence)
+        detection[model] = found.alone
+        detection[f"gate_or_{model}"] = found.gate_or
+        rocs[model] = metrics.roc_points(defective, found.scores)
+        rocs[f"gate_or_{model}"] = metrics.roc_points(defective, found.combined)
+        two_stage[model] = found.gate_then
+        compared[f"gate vs {model}"] = (gate.scores, found.scores)
+        compared[f"gate_or_{model} vs {model}"] = (found.combined, found.scores)
+        compared[f"gate_or_{model} vs gate"] = (found.combined, gate.scores)
+    paired = {
+        pair: {f"at_specificity_{spec:.2f}": paired_at_specificity(defective, first, second, spec) for spec in SPECIFICITIES}
+        for pair, (first, second) in compared.items()
+    }
+
+    rows = {row["original_id"]: row for row in read_manifest(holdout_manifest)}
+    maps = load_maps([holdout_dir / "gate" / f"maps_fold{FOLD}.npz"])
+    masks = read_masks(masks_dir, rows, good_class)
+    localisation = localisation_figures(maps, masks, gate.order, tolerance_px, report.confidence)
 
     figures = {
-        "originals": len(order),
+        "originals": len(gate.order),
         "defect_originals": int(defective.sum()),
         "classifiers": ordered,
         "detection": detection,
         "gate_then_classifier": two_stage,
-        "gate_vs": paired,
+        "paired": paired,
+        **({"localisation": localisation} if localisation is not None else {}),
     }
     atomic_write_json(metrics_path, figures)
     with atomic_output_dir(plots_dir) as folder:
@@ -169,7 +238,7 @@ def holdout_report(
     summary = "\n".join([
         "# Hold-out test",
         "",
-        f"{len(order)} photos ({int(defective.sum())} defect), none of which trained or chose anything: "
+        f"{len(gate.order)} photos ({int(defective.sum())} defect), none of which trained or chose anything: "
         "the pipeline's own checkpoints and gate, and a probe fit on the same training originals.",
         "",
         "## Which class",
@@ -182,20 +251,29 @@ def holdout_report(
         "",
         detection_table(detection),
         "Recall at a specificity reads a point of each detector's ROC (the threshold set on these photos); "
-        "the last column is each one's own decision (the gate's stored threshold, the classifiers' argmax).",
+        "the last column is each one's own decision (the gate's stored threshold, the classifiers' argmax). "
+        "gate_or_<model>: defective when the gate or the classifier says so; its ROC sweeps "
+        "max(log(score / threshold), log(max p(defect) / p(good))).",
         "",
-        "The gate against each classifier on the same photos, each at the same specificity "
-        "(defects only the gate finds / only the classifier finds; exact McNemar p-value of that split):",
+        "Two detectors on the same photos, each at the same specificity "
+        "(defects only the first finds / only the second finds; exact McNemar p-value of that split):",
         "",
         paired_table(paired),
-        "Gate-then-classifier, defect type named right among the defects the gate finds: "
-        + ", ".join(f"{model} {_share(block['defect_type_accuracy_among_found'])}" for model, block in two_stage.items()),
+        "Defect type named right among the defects found, gate-then-classifier: "
+        + ", ".join(f"{model} {_share(block['defect_type_accuracy_among_found'])}" for model, block in two_stage.items())
+        + "; gate-or-classifier: "
+        + ", ".join(f"{model} {_share(detection[f'gate_or_{model}']['defect_type_accuracy_among_found'])}" for model in MODELS),
+        "",
+        "## Where the gate looks",
+        "",
+        _localisation_text(localisation),
         "",
     ])
     with atomic_output_dir(reports_dir) as folder:
         for model in MODELS:
             (folder / f"confusion_{model}.png").write_bytes(pooled_confusion_png(pooled[model], classes, "hold-out"))
         (folder / "intervals.png").write_bytes(forest_png(ordered, source="Hold-out"))
+        _write_heatmaps(folder, gate, holdout_manifest, rows, maps, masks, localisation, good_class)
         (folder / "summary.md").write_text(summary, encoding="utf-8")
     for name, block in detection.items():
         point = block["at_specificity_0.95"]["defect_recall"]

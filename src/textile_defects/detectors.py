@@ -1,0 +1,88 @@
+"""Defective or good, scored for every detector over one set of scored originals.
+
+The CV's gate report and the hold-out report score the same detectors from
+the same files (the gate's scores, each classifier's probabilities), so they
+share this: for each classifier, the classifier alone, gate-then-classifier
+(the gate decides, the classifier names the type) and gate-or-classifier
+(either decides, :mod:`textile_defects.gate_or_classifier`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from textile_defects.gate.report import classifier_arrays, gate_then_classifier, score_figures
+from textile_defects.gate_or_classifier import combined_scores, gate_or_classifier
+
+if TYPE_CHECKING:
+    from textile_defects.evaluation.crossval_report import OutOfFold
+
+
+@dataclasses.dataclass(frozen=True)
+class GateScores:
+    """The gate's view of the scored originals, sorted by original_id: labels, scores, thresholds, verdicts."""
+
+    order: tuple[str, ...]
+    labels: tuple[str, ...]
+    defective: np.ndarray
+    scores: np.ndarray
+    thresholds: np.ndarray
+    verdict: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: Mapping[str, Mapping[str, Any]], good_class: str) -> GateScores:
+        """From :func:`textile_defects.gate.report.read_gate_scores`' rows."""
+        order = tuple(sorted(rows))
+        labels = tuple(str(rows[o]["label"]) for o in order)
+        return cls(
+            order=order,
+            labels=labels,
+            defective=np.array([label != good_class for label in labels], dtype=bool),
+            scores=np.array([rows[o]["score"] for o in order], dtype=np.float64),
+            thresholds=np.array([rows[o]["threshold"] for o in order], dtype=np.float64),
+            verdict=np.array([rows[o]["defective"] for o in order], dtype=bool),
+        )
+
+    def figures(self, good_class: str, confidence: float) -> dict[str, Any]:
+        """The gate alone: AUROC, recall at each specificity, its stored decision, per-class recall."""
+        return score_figures(self.defective, self.scores, self.verdict, self.labels, good_class, confidence)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierDetection:
+    """One classifier's detection figures, and the per-original scores behind its ROC curves.
+
+    ``alone`` and ``gate_or`` are :func:`~textile_defects.gate.report.score_figures`
+    blocks (``gate_or`` also holds the type accuracy among what it finds);
+    ``gate_then`` is gate-then-classifier's type accuracy (its detection is the gate's).
+    """
+
+    alone: dict[str, Any]
+    gate_then: dict[str, Any]
+    gate_or: dict[str, Any]
+    scores: np.ndarray
+    combined: np.ndarray
+
+
+def classifier_detection(
+    gate: GateScores, run: OutOfFold, classes: Sequence[str], good_class: str, confidence: float
+) -> ClassifierDetection:
+    """The classifier ``run`` alone (1 - p_good, argmax), after the gate, and or-ed with the gate."""
+    scores, verdict, probabilities = classifier_arrays(run, gate.order, classes, good_class)
+    either = gate_or_classifier(gate.verdict, probabilities, classes, good_class)
+    combined = combined_scores(gate.scores, gate.thresholds, probabilities, classes, good_class)
+    return ClassifierDetection(
+        alone=score_figures(gate.defective, scores, verdict, gate.labels, good_class, confidence),
+        gate_then=gate_then_classifier(gate.labels, gate.verdict, probabilities, classes, good_class, confidence),
+        gate_or={
+            **score_figures(gate.defective, combined, either, gate.labels, good_class, confidence),
+            # The type of each found defect is named as in gate-then-classifier, given this verdict.
+            **gate_then_classifier(gate.labels, either, probabilities, classes, good_class, confidence),
+        },
+        scores=scores,
+        combined=combined,
+    )

@@ -1,0 +1,91 @@
+"""Where the gate looks: its patch maps against the defect masks, and heatmap sheets for people.
+
+Shared by the CV's gate report and the hold-out report. A mask is a
+``<masks_dir>/<source_file>`` image (non-zero = defect) with the photo's own
+size, as the sample generator writes them; photos without one (good photos,
+or a factory's photos nobody outlined) are simply not localised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from textile_defects.data.images import prepare_image
+from textile_defects.data.manifest import resolve
+from textile_defects.errors import DataError
+from textile_defects.evaluation.intervals import proportion
+from textile_defects.gate import metrics
+
+Frame = tuple[np.ndarray, np.ndarray, str, "np.ndarray | None"]
+"""One heatmap tile: the frame's pixels, its patch map, a caption, its mask or None."""
+
+
+def load_maps(paths: Sequence[Path]) -> dict[str, np.ndarray]:
+    """``{original_id: (h, w) patch-score map}`` from the gate stages' ``maps_fold<k>.npz`` files."""
+    maps: dict[str, np.ndarray] = {}
+    for path in paths:
+        with np.load(path) as archive:
+            maps.update({key: archive[key] for key in archive.files})
+    return maps
+
+
+def read_masks(masks_dir: Path, rows: Mapping[str, Mapping[str, str]], good_class: str) -> dict[str, np.ndarray]:
+    """``{original_id: (H, W) uint8}`` for each defect photo of ``rows`` (ingest manifest rows) that has a mask file.
+
+    A mask whose size is not its photo's is an error (it belongs to another photo).
+    """
+    masks = {}
+    for original, row in sorted(rows.items()):
+        path = masks_dir / row["source_file"]
+        if row["label"] == good_class or not path.is_file():
+            continue
+        with Image.open(path) as mask:
+            pixels = np.asarray(mask.convert("L"))
+        expected = (int(row["height"]), int(row["width"]))
+        if pixels.shape != expected:
+            raise DataError(
+                f"{path}: mask is {pixels.shape[1]}x{pixels.shape[0]}, its photo {row['source_file']} is "
+                f"{expected[1]}x{expected[0]}; a mask must outline its own photo (fix or remove it)."
+            )
+        masks[original] = pixels
+    return masks
+
+
+def localisation_figures(
+    maps: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray], order: Sequence[str], tolerance_px: int, confidence: float
+) -> dict[str, Any] | None:
+    """Peak-in-mask share over the masked photos (exact interval) and pixel AUROC over all of ``order``; None without masks."""
+    if not masks:
+        return None
+    masked = sorted(masks)
+    found = [metrics.peak_in_mask(maps[o], masks[o], tolerance_px) for o in masked]
+    frame = next(iter(masks.values())).shape
+    all_masks = [masks.get(o, np.zeros(frame, dtype=np.uint8)) for o in order]
+    return {
+        "peak_in_mask": {**proportion(sum(found), len(found), confidence), "successes": sum(found), "trials": len(found)},
+        "tolerance_px": tolerance_px,
+        "pixel_auroc": metrics.pixel_auroc([maps[o] for o in order], all_masks),
+        "per_original": {o: bool(f) for o, f in zip(masked, found, strict=True)},
+    }
+
+
+def sheet_frames(
+    originals: Sequence[str],
+    manifest: Path,
+    rows: Mapping[str, Mapping[str, str]],
+    maps: Mapping[str, np.ndarray],
+    masks: Mapping[str, np.ndarray],
+    captions: Mapping[str, str],
+) -> list[Frame]:
+    """The tiles of a heatmap sheet (:func:`textile_defects.gate.heatmap.write_sheet`) for ``originals``."""
+    frames = []
+    for original in originals:
+        row = rows[original]
+        pixels = prepare_image(resolve(manifest, row), (int(row["width"]), int(row["height"])))
+        frames.append((pixels, maps[original], captions[original], masks.get(original)))
+    return frames

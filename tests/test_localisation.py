@@ -1,0 +1,46 @@
+"""Where the gate looks: masks read for defect photos only, checked against their photo, and the figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from textile_defects.errors import DataError
+from textile_defects.localisation import localisation_figures, read_masks
+
+from tests.helpers.gate import write_png
+
+
+def _row(label: str, name: str, width: int = 40, height: int = 20) -> dict[str, str]:
+    return {"label": label, "source_file": f"{label}/{name}.png", "width": str(width), "height": str(height)}
+
+
+def test_masks_are_read_for_defect_photos_that_have_one(tmp_path: Path) -> None:
+    mask = np.zeros((20, 40, 3), dtype=np.uint8)
+    mask[5:10, 30:35] = 255
+    write_png(tmp_path / "hole" / "a.png", mask)
+    write_png(tmp_path / "non_defect" / "g.png", mask)  # a good photo's "mask" is never read
+    rows = {"a": _row("hole", "a"), "b": _row("hole", "b"), "g": _row("non_defect", "g")}
+    masks = read_masks(tmp_path, rows, "non_defect")
+    assert set(masks) == {"a"} and masks["a"].shape == (20, 40) and masks["a"][7, 32] == 255
+
+
+def test_a_mask_of_another_size_than_its_photo_is_refused(tmp_path: Path) -> None:
+    write_png(tmp_path / "hole" / "a.png", np.zeros((10, 40, 3), dtype=np.uint8))
+    with pytest.raises(DataError, match=r"hole/a.png: mask is 40x10, its photo hole/a.png is 40x20"):
+        read_masks(tmp_path, {"a": _row("hole", "a")}, "non_defect")
+
+
+def test_localisation_counts_masked_photos_and_scores_every_pixel() -> None:
+    mask = np.zeros((20, 40), dtype=np.uint8)
+    mask[0:10, 20:40] = 255  # the top-right quarter
+    on, off = np.zeros((2, 4)), np.zeros((2, 4))
+    on[0, 3], off[1, 0] = 5.0, 5.0  # peaks: top-right patch (inside), bottom-left (outside)
+    maps = {"on": on, "off": off, "good": np.zeros((2, 4))}
+    figures = localisation_figures(maps, {"on": mask, "off": mask}, ["good", "off", "on"], 0, 0.95)
+    assert (figures["peak_in_mask"]["successes"], figures["peak_in_mask"]["trials"]) == (1, 2)
+    assert figures["per_original"] == {"off": False, "on": True}
+    assert 0.0 <= figures["pixel_auroc"] <= 1.0
+    assert localisation_figures(maps, {}, ["good"], 0, 0.95) is None
