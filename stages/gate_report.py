@@ -71,7 +71,8 @@ def main() -> None:
     scored_rows = {o: ingested[o] for o in order}
     maps = load_maps([args.crossval / "gate" / f"maps_fold{k}.npz" for k in folds])
     masks = read_masks(args.masks, scored_rows, good_class)
-    localisation = localisation_figures(maps, masks, order, tolerance_px, confidence)
+    border = SectionReader(section(params, "gate"), "gate").integer("border_patches", minimum=0)
+    localisation = localisation_figures(maps, masks, order, tolerance_px, confidence, border)
     if localisation is not None:
         report["localisation"] = localisation
     atomic_write_json(args.metrics, report)

@@ -39,6 +39,7 @@ def main() -> None:
         CrossvalConfig.from_section(section(params, "crossval")),
         masks_dir=args.masks,
         tolerance_px=tolerance_px,
+        border_patches=SectionReader(section(params, "gate"), "gate").integer("border_patches", minimum=0),
         metrics_path=args.metrics,
         plots_dir=args.plots,
         reports_dir=args.reports,

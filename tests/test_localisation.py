@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from textile_defects.errors import DataError
-from textile_defects.localisation import localisation_figures, read_masks
+from textile_defects.localisation import interior_map, localisation_figures, read_masks
 
 from tests.helpers.gate import write_png
 
@@ -44,3 +44,17 @@ def test_localisation_counts_masked_photos_and_scores_every_pixel() -> None:
     assert figures["per_original"] == {"off": False, "on": True}
     assert 0.0 <= figures["pixel_auroc"] <= 1.0
     assert localisation_figures(maps, {}, ["good"], 0, 0.95) is None
+
+
+def test_localisation_looks_where_the_score_looks_not_at_the_hot_frame_edge() -> None:
+    mask = np.zeros((40, 80), dtype=np.uint8)
+    mask[10:20, 40:60] = 255
+    patch_map = np.zeros((4, 8))
+    patch_map[1, 5] = 3.0  # on the defect
+    patch_map[0, 0] = 9.0  # a hot corner (zero padding), in the ring the image score leaves out
+    assert interior_map(patch_map, 1)[0, 0] == 0.0 and interior_map(patch_map, 0)[0, 0] == 9.0
+    with_ring = localisation_figures({"d": patch_map}, {"d": mask}, ["d"], 0, 0.95, border_patches=0)
+    without = localisation_figures({"d": patch_map}, {"d": mask}, ["d"], 0, 0.95, border_patches=1)
+    assert with_ring["per_original"] == {"d": False} and without["per_original"] == {"d": True}
+    with pytest.raises(ValueError, match="no interior"):
+        interior_map(np.zeros((2, 8)), 1)

@@ -47,7 +47,8 @@ def test_predict_with_a_gate_writes_two_stage_rows_and_heatmaps(
     gate_path, photos = gate_and_photos
     model = tiny_checkpoint(tmp_path / "model.pt")
     out, heatmaps = tmp_path / "predictions.csv", tmp_path / "heatmaps"
-    predict([str(photos), "--model", str(model), "--out", str(out), "--gate", str(gate_path), "--heatmaps", str(heatmaps)])
+    predict([str(photos), "--model", str(model), "--out", str(out), "--gate", str(gate_path), "--heatmaps", str(heatmaps),
+             "--rule", "gate"])
     rows = {row["path"]: row for row in csv.DictReader(out.open())}
     assert set(rows) == {"good.png", "spotted.png"}
     assert float(rows["spotted.png"]["anomaly_score"]) > float(rows["good.png"]["anomaly_score"])

@@ -56,19 +56,49 @@ def read_masks(masks_dir: Path, rows: Mapping[str, Mapping[str, str]], good_clas
     return masks
 
 
+def interior_map(patch_map: np.ndarray, border_patches: int) -> np.ndarray:
+    """``patch_map`` with its ``border_patches`` edge rings lowered to its interior minimum.
+
+    The image score leaves those rings out (zero padding and vignetted corners
+    score high on good photos, docs/gate.md), so localisation looks where the
+    score looks: a defect lying only in the ring is missed by both.
+    """
+    patch_map = np.asarray(patch_map, dtype=np.float64)
+    b = border_patches
+    if b == 0:
+        return patch_map
+    if 2 * b >= min(patch_map.shape):
+        raise ValueError(f"a {patch_map.shape[0]}x{patch_map.shape[1]} patch map has no interior with border_patches={b}")
+    interior = patch_map[b:-b, b:-b]
+    lowered = np.full_like(patch_map, interior.min())
+    lowered[b:-b, b:-b] = interior
+    return lowered
+
+
 def localisation_figures(
-    maps: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray], order: Sequence[str], tolerance_px: int, confidence: float
+    maps: Mapping[str, np.ndarray],
+    masks: Mapping[str, np.ndarray],
+    order: Sequence[str],
+    tolerance_px: int,
+    confidence: float,
+    border_patches: int = 0,
 ) -> dict[str, Any] | None:
-    """Peak-in-mask share over the masked photos (exact interval) and pixel AUROC over all of ``order``; None without masks."""
+    """Peak-in-mask share over the masked photos (exact interval) and pixel AUROC over all of ``order``; None without masks.
+
+    The peak is taken where the image score looks (:func:`interior_map`); the
+    pixel AUROC scores the whole map as drawn (lowering the ring would rank
+    the pixels of bands that run to the frame's edge last).
+    """
     if not masks:
         return None
     masked = sorted(masks)
-    found = [metrics.peak_in_mask(maps[o], masks[o], tolerance_px) for o in masked]
+    found = [metrics.peak_in_mask(interior_map(maps[o], border_patches), masks[o], tolerance_px) for o in masked]
     frame = next(iter(masks.values())).shape
     all_masks = [masks.get(o, np.zeros(frame, dtype=np.uint8)) for o in order]
     return {
         "peak_in_mask": {**proportion(sum(found), len(found), confidence), "successes": sum(found), "trials": len(found)},
         "tolerance_px": tolerance_px,
+        "border_patches": border_patches,
         "pixel_auroc": metrics.pixel_auroc([maps[o] for o in order], all_masks),
         "per_original": {o: bool(f) for o, f in zip(masked, found, strict=True)},
     }

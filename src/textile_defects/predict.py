@@ -8,11 +8,12 @@ class's probability, and whether the fabric is defective. Without a gate,
 defective means the classifier's most probable class is not the good one.
 With a gate (``--gate``; by default ``gate.pt`` beside the ``--model``
 checkpoint when it exists, e.g. ``models/gate.pt``; ``--gate none`` to score
-with the classifier alone) the prediction has two
-stages (:mod:`textile_defects.two_stage`): the gate's anomaly score against
-its threshold decides defective or good, and the classifier names the defect
-among the defective frames (``--rule gate_or_classifier``: the gate or the
-classifier decides, :mod:`textile_defects.gate_or_classifier`). The row then also holds the anomaly score, the
+with the classifier alone) the prediction has two stages: a frame is
+defective when the gate's anomaly score is above its threshold or the
+classifier's most probable class is a defect (:mod:`textile_defects.gate_or_classifier`;
+they miss different defects, docs/holdout.md), and the classifier names the
+defect among the defective frames. ``--rule gate`` lets the gate alone decide
+(gate-then-classifier, :mod:`textile_defects.two_stage`). The row then also holds the anomaly score, the
 gate's threshold and the classifier's own answer; ``--heatmaps DIR`` writes
 each frame with its patch-score heatmap overlaid. A folder is searched recursively for .jpg, .jpeg and .png files
 (any letter case). A file that cannot be read gets a row with an ``error``
@@ -55,8 +56,8 @@ GATE_FILE = "gate.pt"
 """The gate used by default: this file beside the classifier checkpoint (train_gate writes models/gate.pt)."""
 
 
-RULES = ("gate", "gate_or_classifier")
-"""Who decides defective with a gate: the gate alone (gate-then-classifier), or the gate or the classifier."""
+RULES = ("gate_or_classifier", "gate")
+"""Who decides defective with a gate: the gate or the classifier (the default, docs/holdout.md), or the gate alone."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +66,7 @@ class GateVerdicts:
 
     scores: np.ndarray
     threshold: float
-    rule: str = "gate"
+    rule: str = RULES[0]
 
     @property
     def defective(self) -> np.ndarray:
@@ -106,9 +107,9 @@ def predictions_csv(
 
     With ``gate`` (one score per readable image, in order) the columns
     ``anomaly_score``, ``gate_threshold`` and ``classifier_predicted`` follow
-    ``defective``, and ``predicted`` is the two-stage answer: the gate decides
-    defective (``gate.rule`` "gate"), or the gate or the classifier does
-    ("gate_or_classifier"), and the classifier names the defect. Rows for
+    ``defective``, and ``predicted`` is the two-stage answer: the gate or the
+    classifier decides defective (``gate.rule`` "gate_or_classifier"), or the
+    gate alone ("gate"), and the classifier names the defect. Rows for
     unreadable files hold the path and the error, other cells empty.
     Probabilities keep 6 decimals.
     """
@@ -207,9 +208,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--heatmaps", type=Path, help="write each frame with the gate's patch-score heatmap here (PNG)")
     parser.add_argument(
-        "--rule", choices=RULES, default="gate",
-        help="with a gate, who decides defective: the gate alone, or the gate or the classifier (docs/holdout.md); "
-        "default: %(default)s",
+        "--rule", choices=RULES,
+        help="with a gate, who decides defective: the gate or the classifier, or the gate alone "
+        f"(gate-then-classifier); measured in docs/holdout.md; default: {RULES[0]}",
     )
     args = parser.parse_args(argv)
     if args.batch_size < 1:
@@ -231,11 +232,12 @@ def predict(argv: Sequence[str] | None = None) -> list[ImagePrediction]:
     log.info("classifying %d image(s) with %s", len(images), args.model)
     device = resolve_device(args.device)
     gate_path = _gate_path(args.gate, args.heatmaps, args.model)
-    if gate_path is None and args.rule != "gate":
+    if gate_path is None and args.rule is not None:
         raise ConfigError(f"--rule {args.rule} needs the anomaly gate; drop --gate none, or pass --gate PATH.")
+    rule = args.rule or RULES[0]
     predictions = list(predict_files(model, model.config.image_size, images, device, batch_size=args.batch_size))
     readable = any(p.probabilities is not None for p in predictions)
-    gate = _gate_scores(gate_path, predictions, args.source, args.heatmaps, args.rule) if gate_path is not None and readable else None
+    gate = _gate_scores(gate_path, predictions, args.source, args.heatmaps, rule) if gate_path is not None and readable else None
     text = predictions_csv(predictions, classes, good_class, args.source, gate)
     atomic_write_text(args.out, text)
     _summarise(predictions, text, good_class, args.out)

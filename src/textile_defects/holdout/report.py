@@ -111,34 +111,33 @@ SHEET_TILES = 16
 """At most this many frames per heatmap sheet (4 x 4 at 320 px)."""
 
 
-def _localisation_text(localisation: Mapping[str, Any] | None) -> str:
+SHEETS = {
+    "heatmaps_defects.png": "the first photos of each defect class",
+    "heatmaps_missed.png": "defects the gate passes",
+    "heatmaps_off_mask.png": "found, but the peak lies off the mask",
+    "heatmaps_top_good.png": "the highest-scoring good photos",
+}
+"""The heatmap sheets the report draws (one is left out when it would be empty), and what each shows."""
+
+
+def _localisation_text(localisation: Mapping[str, Any] | None, sheets: Mapping[str, Sequence[str]]) -> str:
+    drawn = "Heatmaps (one colour scale, the gate's threshold): " + ", ".join(
+        f"{name} ({SHEETS[name]}, {len(originals)})" for name, originals in sheets.items()
+    ) + "."
     if localisation is None:
-        return "No defect masks in holdout.masks_dir: localisation not measured. Heatmaps: heatmaps_*.png."
+        return "No defect masks in holdout.masks_dir: localisation not measured. " + drawn
     return (
-        f"The gate's highest patch lies within the defect's mask (+- {localisation['tolerance_px']} px) for "
-        f"{_share(localisation['peak_in_mask'])} masked defect photos; pixel AUROC "
-        f"{localisation['pixel_auroc']:.3f} over all photos. Heatmaps (the hold-out's own threshold colour scale): "
-        "heatmaps_defects.png (the first photos of each defect class), heatmaps_missed.png (defects the gate passes), "
-        "heatmaps_off_mask.png (found, but the peak lies off the mask), heatmaps_top_good.png (the highest-scoring good photos)."
+        f"The gate's highest patch (edge rings left out, as in its score) lies within the defect's mask "
+        f"(+- {localisation['tolerance_px']} px) for {_share(localisation['peak_in_mask'])} masked defect photos; "
+        f"pixel AUROC {localisation['pixel_auroc']:.3f} over all photos. " + drawn
     )
 
 
-def _write_heatmaps(
-    folder: Path,
-    gate: GateScores,
-    manifest: Path,
-    rows: Mapping[str, Mapping[str, str]],
-    maps: Mapping[str, np.ndarray],
-    masks: Mapping[str, np.ndarray],
-    localisation: Mapping[str, Any] | None,
-    good_class: str,
-) -> None:
-    """Heatmap sheets for people: what the gate sees on each kind of photo, what it misses, its false alarms."""
+def _heatmap_sheets(
+    gate: GateScores, rows: Mapping[str, Mapping[str, str]], localisation: Mapping[str, Any] | None, good_class: str
+) -> dict[str, list[str]]:
+    """``{sheet name: originals}`` for people (see :data:`SHEETS`), at most :data:`SHEET_TILES` each, empty ones left out."""
     position = {original: i for i, original in enumerate(gate.order)}
-    captions = {
-        o: f"{o}\nscore {gate.scores[i]:.2f} / thr {gate.thresholds[i]:.2f}: {'defective' if gate.verdict[i] else 'good'}"
-        for o, i in position.items()
-    }
     defects = [o for o in gate.order if gate.defective[position[o]]]
     by_class: dict[str, list[str]] = {}
     for original in defects:
@@ -153,11 +152,26 @@ def _write_heatmaps(
             (o for o in gate.order if rows[o]["label"] == good_class), key=lambda o: -gate.scores[position[o]]
         )[:8],
     }
+    return {name: originals[:SHEET_TILES] for name, originals in sheets.items() if originals}
+
+
+def _write_heatmaps(
+    folder: Path,
+    sheets: Mapping[str, Sequence[str]],
+    gate: GateScores,
+    manifest: Path,
+    rows: Mapping[str, Mapping[str, str]],
+    maps: Mapping[str, np.ndarray],
+    masks: Mapping[str, np.ndarray],
+) -> None:
+    """Draw each sheet: every frame with its patch map over it, its mask outlined, its score in the caption."""
+    captions = {
+        o: f"{o}\nscore {gate.scores[i]:.2f} / thr {gate.thresholds[i]:.2f}: {'defective' if gate.verdict[i] else 'good'}"
+        for i, o in enumerate(gate.order)
+    }
     threshold = float(np.median(gate.thresholds))
     for name, originals in sheets.items():
-        if originals:  # an empty sheet (nothing missed) is simply not drawn
-            frames = sheet_frames(originals[:SHEET_TILES], manifest, rows, maps, masks, captions)
-            write_sheet(folder / name, frames, threshold)
+        write_sheet(folder / name, sheet_frames(originals, manifest, rows, maps, masks, captions), threshold)
 
 
 def holdout_report(
@@ -170,6 +184,7 @@ def holdout_report(
     *,
     masks_dir: Path,
     tolerance_px: int,
+    border_patches: int,
     metrics_path: Path,
     plots_dir: Path,
     reports_dir: Path,
@@ -220,7 +235,8 @@ def holdout_report(
     rows = {row["original_id"]: row for row in read_manifest(holdout_manifest)}
     maps = load_maps([holdout_dir / "gate" / f"maps_fold{FOLD}.npz"])
     masks = read_masks(masks_dir, rows, good_class)
-    localisation = localisation_figures(maps, masks, gate.order, tolerance_px, report.confidence)
+    localisation = localisation_figures(maps, masks, gate.order, tolerance_px, report.confidence, border_patches)
+    sheets = _heatmap_sheets(gate, rows, localisation, good_class)
 
     figures = {
         "originals": len(gate.order),
@@ -266,14 +282,14 @@ def holdout_report(
         "",
         "## Where the gate looks",
         "",
-        _localisation_text(localisation),
+        _localisation_text(localisation, sheets),
         "",
     ])
     with atomic_output_dir(reports_dir) as folder:
         for model in MODELS:
             (folder / f"confusion_{model}.png").write_bytes(pooled_confusion_png(pooled[model], classes, "hold-out"))
         (folder / "intervals.png").write_bytes(forest_png(ordered, source="Hold-out"))
-        _write_heatmaps(folder, gate, holdout_manifest, rows, maps, masks, localisation, good_class)
+        _write_heatmaps(folder, sheets, gate, holdout_manifest, rows, maps, masks)
         (folder / "summary.md").write_text(summary, encoding="utf-8")
     for name, block in detection.items():
         point = block["at_specificity_0.95"]["defect_recall"]
