@@ -32,10 +32,10 @@ from textile_defects.evaluation.crossval_plots import forest_png, pooled_confusi
 from textile_defects.evaluation.crossval_report import comparison_table, crossval_report, load_scores
 from textile_defects.evaluation.report import roc_csv
 from textile_defects.gate import metrics
-from textile_defects.gate.heatmap import write_sheet
 from textile_defects.gate.report import SPECIFICITIES, read_gate_scores
+from textile_defects.holdout.heatmaps import SHEETS, heatmap_sheets, write_heatmaps
 from textile_defects.holdout.paired import paired_at_specificity
-from textile_defects.localisation import load_maps, localisation_figures, read_masks, sheet_frames
+from textile_defects.localisation import load_maps, localisation_figures, read_masks
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -107,19 +107,6 @@ def paired_table(paired: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-SHEET_TILES = 16
-"""At most this many frames per heatmap sheet (4 x 4 at 320 px)."""
-
-
-SHEETS = {
-    "heatmaps_defects.png": "the first photos of each defect class",
-    "heatmaps_missed.png": "defects the gate passes",
-    "heatmaps_off_mask.png": "found, but the peak lies off the mask",
-    "heatmaps_top_good.png": "the highest-scoring good photos",
-}
-"""The heatmap sheets the report draws (one is left out when it would be empty), and what each shows."""
-
-
 def _localisation_text(localisation: Mapping[str, Any] | None, sheets: Mapping[str, Sequence[str]]) -> str:
     drawn = "Heatmaps (one colour scale, the gate's threshold): " + ", ".join(
         f"{name} ({SHEETS[name]}, {len(originals)})" for name, originals in sheets.items()
@@ -131,47 +118,6 @@ def _localisation_text(localisation: Mapping[str, Any] | None, sheets: Mapping[s
         f"(+- {localisation['tolerance_px']} px) for {_share(localisation['peak_in_mask'])} masked defect photos; "
         f"pixel AUROC {localisation['pixel_auroc']:.3f} over all photos. " + drawn
     )
-
-
-def _heatmap_sheets(
-    gate: GateScores, rows: Mapping[str, Mapping[str, str]], localisation: Mapping[str, Any] | None, good_class: str
-) -> dict[str, list[str]]:
-    """``{sheet name: originals}`` for people (see :data:`SHEETS`), at most :data:`SHEET_TILES` each, empty ones left out."""
-    position = {original: i for i, original in enumerate(gate.order)}
-    defects = [o for o in gate.order if gate.defective[position[o]]]
-    by_class: dict[str, list[str]] = {}
-    for original in defects:
-        by_class.setdefault(rows[original]["label"], []).append(original)
-    per_class = SHEET_TILES // max(1, len(by_class))
-    off_mask = [o for o, inside in (localisation or {}).get("per_original", {}).items() if not inside and gate.verdict[position[o]]]
-    sheets = {
-        "heatmaps_defects.png": [o for members in by_class.values() for o in members[:per_class]],
-        "heatmaps_missed.png": sorted((o for o in defects if not gate.verdict[position[o]]), key=lambda o: gate.scores[position[o]]),
-        "heatmaps_off_mask.png": off_mask,
-        "heatmaps_top_good.png": sorted(
-            (o for o in gate.order if rows[o]["label"] == good_class), key=lambda o: -gate.scores[position[o]]
-        )[:8],
-    }
-    return {name: originals[:SHEET_TILES] for name, originals in sheets.items() if originals}
-
-
-def _write_heatmaps(
-    folder: Path,
-    sheets: Mapping[str, Sequence[str]],
-    gate: GateScores,
-    manifest: Path,
-    rows: Mapping[str, Mapping[str, str]],
-    maps: Mapping[str, np.ndarray],
-    masks: Mapping[str, np.ndarray],
-) -> None:
-    """Draw each sheet: every frame with its patch map over it, its mask outlined, its score in the caption."""
-    captions = {
-        o: f"{o}\nscore {gate.scores[i]:.2f} / thr {gate.thresholds[i]:.2f}: {'defective' if gate.verdict[i] else 'good'}"
-        for i, o in enumerate(gate.order)
-    }
-    threshold = float(np.median(gate.thresholds))
-    for name, originals in sheets.items():
-        write_sheet(folder / name, sheet_frames(originals, manifest, rows, maps, masks, captions), threshold)
 
 
 def holdout_report(
@@ -236,7 +182,7 @@ def holdout_report(
     maps = load_maps([holdout_dir / "gate" / f"maps_fold{FOLD}.npz"])
     masks = read_masks(masks_dir, rows, good_class)
     localisation = localisation_figures(maps, masks, gate.order, tolerance_px, report.confidence, border_patches)
-    sheets = _heatmap_sheets(gate, rows, localisation, good_class)
+    sheets = heatmap_sheets(gate, rows, localisation, good_class)
 
     figures = {
         "originals": len(gate.order),
@@ -289,7 +235,7 @@ def holdout_report(
         for model in MODELS:
             (folder / f"confusion_{model}.png").write_bytes(pooled_confusion_png(pooled[model], classes, "hold-out"))
         (folder / "intervals.png").write_bytes(forest_png(ordered, source="Hold-out"))
-        _write_heatmaps(folder, sheets, gate, holdout_manifest, rows, maps, masks)
+        write_heatmaps(folder, sheets, gate, holdout_manifest, rows, maps, masks)
         (folder / "summary.md").write_text(summary, encoding="utf-8")
     for name, block in detection.items():
         point = block["at_specificity_0.95"]["defect_recall"]
