@@ -98,12 +98,13 @@ def main() -> None:
         counts = originals_per_class(dataset.labels, dataset.original_ids, len(classes))
         counts = [max(count, 1) for count in counts]
         loss_fn = build_loss(
-            config.loss, counts, config.loss_weighting, config.cb_beta, config.focal_gamma, sampler=config.sampler
+            config.loss, counts, config.loss_weighting, config.cb_beta, config.focal_gamma, sampler=config.sampler,
+            combine=config.balance_combine,
         ).to(setup.device)
         optimizer = torch.optim.Adam(model.param_groups(config.lr_head, config.lr_encoder, config.weight_decay))
         sampler = build_sampler(
             torch.as_tensor(dataset.labels), counts, config.sampler, config.cb_beta, len(dataset), config.seed,
-            loss_weighting=config.loss_weighting,
+            loss_weighting=config.loss_weighting, combine=config.balance_combine,
         )
         loader = DataLoader(
             dataset, batch_size=config.batch_size, sampler=sampler, shuffle=sampler is None, drop_last=True,

@@ -11,6 +11,11 @@ DVC reports it with its parent's metrics, which are not its own. Encoders
 with no usable run, or runs missing a figure, show dashes, and the ``run``
 column says why.
 
+``--layout report``: the report's own table (seed-report.md), one row per
+registered encoder, baseline and post-baseline F1 weighted and F1 macro: the
+CV figures with their intervals beside the report's single-split numbers
+(``experiments/report_table.yaml``).
+
 ``--set crossval`` (the default when any run has ``metrics/crossval.json``):
 one model's cross-validated figures with their intervals and seed spread,
 each encoder marked ``within noise`` of the reference encoder (default: the
@@ -32,9 +37,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from textile_defects.evaluation.crossval_report import comparison_table
+import yaml
+
+from textile_defects.evaluation.crossval_report import comparison_table, format_figure
+from textile_defects.models.registry import ENCODERS
 
 log = logging.getLogger("encoder_table")
+
+REPORT_TABLE = Path(__file__).resolve().parents[1] / "experiments" / "report_table.yaml"
+LAYOUTS = ("encoders", "report")
 
 MODELS = ("baseline", "post_baseline")
 FIGURES = (("f1_weighted", "F1 weighted"), ("f1_macro", "F1 macro"))
@@ -183,6 +194,40 @@ def render_crossval_table(
     )
 
 
+def render_report_layout(exp_show: Sequence[Mapping[str, Any]], report_table: Path = REPORT_TABLE) -> str:
+    """The report's encoder table: per encoder, both variants' F1 weighted and macro, CV [CI] beside the report's."""
+    reported = yaml.safe_load(report_table.read_text(encoding="utf-8"))
+    encoders = [*reported["encoders"], *sorted(set(ENCODERS) - set(reported["encoders"]))]
+    runs = {model: pick_runs(list(iter_runs(exp_show)), CROSSVAL, model) for model in MODELS}
+    header = ["encoder"]
+    for key, label in FIGURES:
+        for model in MODELS:
+            header += [f"{label} {model} (CV [CI])", "(report)"]
+    header.append("run")
+    lines = [
+        f"Cross-validated figures ({CROSSVAL_FILE}: seed mean [interval over photos]) beside the report's "
+        f"single-split numbers ({reported['source']}; no interval, and those photos chose the epoch).",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 2) + ["---"]) + "|",
+    ]
+    for encoder in encoders:
+        cells = [encoder]
+        notes: list[str] = []
+        for key, _ in FIGURES:
+            for model in MODELS:
+                run, usable = runs[model].get(encoder, (None, False))
+                block = crossval_block(run, model) if run is not None and usable else None
+                cells.append(format_figure(block.get(key)) if block else MISSING)
+                value = ((reported["encoders"].get(encoder) or {}).get(key) or {}).get(model)
+                cells.append(MISSING if value is None else f"{value:.4f}")
+                if run is not None:
+                    notes.append(_describe(run, usable))
+        cells.append(", ".join(dict.fromkeys(notes)) or "not run")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def load_exp_show(source: str | None, all_commits: bool) -> list[dict[str, Any]]:
     """Parsed ``dvc exp show --json``: from a file, from stdin (``-``), or by running DVC here."""
     if source == "-":
@@ -212,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default="post_baseline", choices=CV_MODELS, help="with crossval: the model compared (default: %(default)s)")
     parser.add_argument("--reference", help="with crossval: the encoder the others are compared with (default: best F1 macro)")
     parser.add_argument("-A", "--all-commits", action="store_true", help="when running DVC: experiments of all commits")
+    parser.add_argument("--layout", choices=LAYOUTS, default="encoders",
+                        help="report: the report's table, CV figures beside its single-split numbers (default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -219,6 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, RuntimeError) as exc:
         log.error("%s", exc)
         return 2
+    if args.layout == "report":
+        sys.stdout.write(render_report_layout(exp_show))
+        return 0
     set_name = args.set or (CROSSVAL if has_crossval(exp_show) else "val_originals")
     try:
         table = render_crossval_table(exp_show, args.model, args.reference) if set_name == CROSSVAL else render_table(exp_show, set_name)

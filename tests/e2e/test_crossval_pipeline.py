@@ -167,3 +167,19 @@ def test_gate_report_scores_the_gate_each_classifier_and_both_rules(crossval_rep
             assert either["specificity"]["successes"] <= alone["specificity"]["successes"], name
             for curve in (f"roc_{name}.csv", f"roc_gate_or_{name}.csv"):
                 assert (repo / "metrics/gate" / curve).read_text().startswith("fpr,tpr,threshold\n"), curve
+
+
+def test_the_cvs_gate_follows_an_encoder_switch_with_the_default_layers(
+    crossval_repo: tuple[Path, str, str], tmp_path: Path
+) -> None:
+    repo = copy_of_repo(crossval_repo[0], tmp_path / "repo")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params.update(encoder="resnet18", weights="none")
+    assert params["gate"]["layers"] == "auto"
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    stages = [f"crossval/dvc.yaml:cv_gate@{fold}" for fold in range(FOLDS)]
+    shown = run(["dvc", "repro", *stages], repo).stdout
+    for fold in range(FOLDS):
+        assert f"cv_gate@{fold}" in shown
+        scores = (repo / f"data/crossval/scores/gate_fold{fold}.csv").read_text().splitlines()
+        assert len(scores) > 1, f"fold {fold}: the gate scored nothing"

@@ -27,11 +27,11 @@ def write_png(path: Path, pixels: np.ndarray) -> Path:
     return path
 
 
-def tiny_gate_config(width: int, height: int, **overrides: Any) -> GateConfig:
-    """A gate on efficientnet_lite0 (random weights) small enough for a unit test."""
+def tiny_gate_config(width: int, height: int, encoder: str = "efficientnet_lite0", **overrides: Any) -> GateConfig:
+    """A gate on ``encoder`` (random weights, the default layers) small enough for a unit test."""
     values = {
         "image_size": [width, height],
-        "layers": ["_blocks.4", "_blocks.10"],
+        "layers": "auto",
         "grid": "coarsest",
         "neighbourhood": 3,
         "centre": True,
@@ -44,7 +44,7 @@ def tiny_gate_config(width: int, height: int, **overrides: Any) -> GateConfig:
         "seed": 0,
     }
     values.update(overrides)
-    return GateConfig.from_section(values, encoder="efficientnet_lite0", weights="none")
+    return GateConfig.from_section(values, encoder=encoder, weights="none")
 
 
 def tiny_gate_and_photos(folder: Path, width: int = 160, height: int = 96) -> tuple[Path, Path]:

@@ -39,9 +39,9 @@ TINY_PARAMS: dict[str, Any] = {
     "ingest": {"min_width": 64, "min_height": 36},
     "split": {"val_originals": {"non_defect": 2, "hole": 1, "lycra_cut": 1, "needle": 1, "twoply": 1}},
     "augment": {"workers": 2},
-    # The gate reads the tiny frames whole, from the tiny encoder's own layers;
+    # The gate reads the tiny frames whole, with the default layers (auto: the encoder's own);
     # 4 good training originals allow 2 leave-out folds for its threshold.
-    "gate": {"image_size": [160, 90], "layers": ["features.3", "features.6"], "threshold_folds": 2},
+    "gate": {"image_size": [160, 90], "threshold_folds": 2},
     "holdout": {
         "sample": {
             "width": 160,
@@ -150,8 +150,17 @@ def use_scratch_remote(repo: Path) -> None:
     )
 
 
-def make_tiny_repo(dest: Path, extra_params: Mapping[str, Any] | None = None, *, crossval: bool = False) -> Path:
+def make_tiny_repo(
+    dest: Path,
+    extra_params: Mapping[str, Any] | None = None,
+    *,
+    crossval: bool = False,
+    under_tiny: Mapping[str, Any] | None = None,
+) -> Path:
     """Copy the project into ``dest`` with the tiny configuration and commit it.
+
+    ``extra_params`` go over the tiny configuration; ``under_tiny`` (a recipe)
+    goes under it: its switches stay, its sizes and counts shrink.
 
     The locks and committed metrics are left out, so the copy starts with
     nothing computed. The cross-validation pipeline (crossval/) is left out
@@ -168,7 +177,7 @@ def make_tiny_repo(dest: Path, extra_params: Mapping[str, Any] | None = None, *,
         shutil.copy2(REPO_ROOT / name, target)
     (dest / "metrics").mkdir(exist_ok=True)
     params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
-    params = tiny_params(params)
+    params = tiny_params(deep_merge(params, under_tiny or {}))
     if extra_params:
         params = deep_merge(params, extra_params)
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -27,7 +27,7 @@ _POST_BASELINE: dict[str, Any] = {
     "plateau_factor": 0.5, "plateau_patience": 2, "early_stopping_patience": 9, "selection": "best_val",
     "head": "learned", "classifier": "cosine", "hidden_units": [256, 128], "dropout": 0.3, "head_dropout": 0.1,
     "cosine_scale": 16.0, "loss": "focal", "loss_weighting": "effective_number", "sampler": "effective_number",
-    "cb_beta": 0.999, "focal_gamma": 2.0, "num_workers": 0, "device": "cpu", "amp": "off", "cache_memory_mb": 256,
+    "balance_combine": "half_each", "cb_beta": 0.999, "focal_gamma": 2.0, "num_workers": 0, "device": "cpu", "amp": "off", "cache_memory_mb": 256,
     "cache_frozen_features": True, "tracking": False,
 }
 _BASELINE = {"classifier": "mlp", "loss": "ce", "loss_weighting": "inverse_frequency", "sampler": "none", "early_stopping_patience": 5}

@@ -54,3 +54,12 @@ def test_the_paired_test_counts_only_the_photos_where_two_detectors_disagree() -
     assert paired["p_value"] == pytest.approx(0.25)  # 3 of 3 discordant one way: 2 * 0.5**3
     assert mcnemar_exact(0, 0) == 1.0 and mcnemar_exact(10, 0) == pytest.approx(2 * 0.5**10)
     assert mcnemar_exact(4, 4) == 1.0 and mcnemar_exact(1, 5) == mcnemar_exact(5, 1)
+
+
+def test_a_tiny_p_value_is_stored_as_it_is_not_rounded_to_zero() -> None:
+    # 25 defects found by the first detector only: p = 2 * 0.5**25, about 6e-8.
+    defective = np.array([False] * 4 + [True] * 25)
+    first = np.array([0.0, 1.0, 2.0, 3.0] + [9.0] * 25)
+    second = np.array([0.0, 1.0, 2.0, 3.0] + [0.5] * 25)
+    paired = paired_at_specificity(defective, first, second, 0.75)
+    assert paired["p_value"] == pytest.approx(2 * 0.5**25) and paired["p_value"] > 0

@@ -178,3 +178,22 @@ def test_cli_picks_crossval_when_present_and_reports_a_bad_reference(
     assert "--reference shufflenet_v2: no cross-validated post_baseline figures" in caplog.text
     assert encoder_table.main(["--input", str(FIXTURE)]) == 0  # no crossval.json anywhere: the single split
     assert "selection-biased" in capsys.readouterr().out
+
+
+def test_report_layout_puts_cv_intervals_beside_the_reports_numbers(exp_show: list[dict[str, Any]]) -> None:
+    from textile_defects.models.registry import ENCODERS
+
+    block = _crossval_json(0.9, 5)
+    both = {"baseline": block["post_baseline"], "post_baseline": block["post_baseline"]}
+    shown = copy.deepcopy(exp_show)
+    shown[0]["data"]["metrics"]["metrics/crossval.json"] = {"data": both}  # the main commit: efficientnet_lite0
+    rows = table_rows(encoder_table.render_report_layout(shown))
+    assert set(rows) == set(ENCODERS), "one row per registered encoder, run or not"
+    lite0 = rows["efficientnet_lite0"]
+    macro = both["post_baseline"]["f1_macro"]
+    assert lite0[6].strip().startswith(f"{macro['mean']:.3f} [{macro['ci_low']:.3f}, {macro['ci_high']:.3f}]")
+    assert lite0[7].strip() == encoder_table.MISSING, "the report has no efficientnet_lite0 row"
+    resnet = rows["resnet18"]
+    # resnet18 ran without crossval.json: dashes for the CV, the report's own figures beside them.
+    assert resnet[0].strip() == encoder_table.MISSING and resnet[1].strip() == "0.8338" and resnet[7].strip() == "0.8733"
+    assert "no metrics" in resnet[-1]

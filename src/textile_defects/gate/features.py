@@ -8,6 +8,8 @@ by area averaging, or the finest one's, by bilinear upsampling) and the
 channels concatenated. The frame goes in at its own size and aspect ratio: a
 1270x720 frame gives a 45x80 grid of patches at stride 16 with
 efficientnet_lite0's ``_blocks.4`` and ``_blocks.10`` on the coarsest grid.
+Each registered encoder names its own pair of maps (about stride 8 and 16,
+``EncoderSpec.patch_layers``), which ``gate.layers: auto`` takes.
 
 Each frame's patch features are then centred on their own mean (over the
 frame's patches): a defect is a local departure from the frame's own fabric,
@@ -39,13 +41,22 @@ class PatchFeatureExtractor(nn.Module):
     """Maps a normalised (N, 3, H, W) batch to patch features (N, D, h, w).
 
     ``layers`` are module paths inside ``encoder`` (``encoder.get_submodule``),
-    any order; the grid (h, w) is that of the layer with the smallest map
+    any order (``usable`` lists the paths an error suggests, ``encoder_name`` names it there); the grid (h, w) is that of the layer with the smallest map
     (``grid="coarsest"``) or the largest (``"finest"``). ``neighbourhood`` is
     the side of the average-pooling window (1 = none).
     The encoder's forward pass stops after the deepest layer needed.
     """
 
-    def __init__(self, encoder: nn.Module, layers: Sequence[str], neighbourhood: int, grid: str = "coarsest") -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        layers: Sequence[str],
+        neighbourhood: int,
+        grid: str = "coarsest",
+        *,
+        usable: Sequence[str] = (),
+        encoder_name: str = "the encoder",
+    ) -> None:
         super().__init__()
         if grid not in GRIDS:
             raise ConfigError(f"gate.grid: got {grid!r}; expected one of {list(GRIDS)}.")
@@ -56,8 +67,11 @@ class PatchFeatureExtractor(nn.Module):
         known = dict(encoder.named_modules())
         unknown = [name for name in layers if name not in known]
         if unknown:
-            examples = ", ".join(name for name in list(known)[1:8])
-            raise ConfigError(f"gate.layers: {unknown} are not modules of the encoder; module paths look like {examples} ...")
+            listed = ", ".join(usable) if usable else ", ".join(list(known)[1:8]) + " ..."
+            raise ConfigError(
+                f"gate.layers: {unknown} are not modules of {encoder_name}; its feature maps are the module paths "
+                f"{listed} (or set gate.layers: auto for the encoder's own patch maps)."
+            )
         self.encoder = encoder.eval()
         self.layers = tuple(layers)
         self.neighbourhood = neighbourhood

@@ -24,11 +24,11 @@ import torch
 
 from textile_defects.data.images import prepare_image
 from textile_defects.data.manifest import read_manifest, resolve
-from textile_defects.errors import DataError
+from textile_defects.errors import ConfigError, DataError
 from textile_defects.gate.features import GRIDS, PatchFeatureExtractor, normalise, patch_features
 from textile_defects.gate.memory import greedy_coreset, nearest_distances
 from textile_defects.gate.threshold import leave_out_folds, threshold_for_specificity
-from textile_defects.models.registry import build_encoder
+from textile_defects.models.registry import build_encoder, get_entry
 from textile_defects.utils.logs import progress
 from textile_defects.utils.params import SectionReader
 
@@ -62,7 +62,7 @@ class GateConfig:
             encoder=encoder,
             weights=weights,
             image_size=reader.int_pair("image_size", minimum=32),
-            layers=reader.string_list("layers"),
+            layers=_patch_layers(reader, encoder),
             grid=reader.choice("grid", GRIDS),
             neighbourhood=reader.integer("neighbourhood", minimum=1),
             centre=reader.boolean("centre"),
@@ -79,6 +79,31 @@ class GateConfig:
         # gate.report belongs to the evaluation (GateReportConfig), not to building a gate.
         reader.finish(known=[*reader.read, "report"])
         return config
+
+
+AUTO_LAYERS = "auto"
+"""``gate.layers: auto``: the encoder's own patch maps from the registry (about stride 8 and 16)."""
+
+
+def _patch_layers(reader: SectionReader, encoder: str) -> tuple[str, ...]:
+    """``gate.layers``: "auto" (the registry's maps for ``encoder``) or an explicit list of module paths.
+
+    The resolved paths are what the gate records, so a checkpoint built with
+    ``auto`` names its layers like one built with the explicit list.
+    """
+    value = reader.raw("layers")
+    if value == AUTO_LAYERS:
+        try:
+            return tuple(layer.path for layer in get_entry(encoder).spec.patch_layers)
+        except ConfigError as error:
+            reader.problem("layers", value, f"a registered encoder to take them from ({error})")
+            return ()
+    if value is not None and not (
+        isinstance(value, list) and value and all(isinstance(x, str) and x for x in value) and len(set(value)) == len(value)
+    ):
+        reader.problem("layers", value, f"{AUTO_LAYERS!r} or a non-empty list of distinct module paths")
+        return ()
+    return tuple(value or ())
 
 
 @dataclass(frozen=True)
@@ -150,7 +175,10 @@ def build_extractor(config: GateConfig) -> tuple[PatchFeatureExtractor, tuple[An
     """The encoder of ``config`` as a patch extractor (channels-last), and its (mean, std)."""
     encoder, spec = build_encoder(config.encoder, config.weights)
     encoder = encoder.to(memory_format=torch.channels_last)
-    return PatchFeatureExtractor(encoder, config.layers, config.neighbourhood, config.grid), (spec.mean, spec.std)
+    extractor = PatchFeatureExtractor(
+        encoder, config.layers, config.neighbourhood, config.grid, usable=spec.feature_map_paths, encoder_name=spec.name
+    )
+    return extractor, (spec.mean, spec.std)
 
 
 def fit_gate(config: GateConfig, images: Sequence[TrainingImage]) -> Gate:

@@ -45,5 +45,6 @@ def paired_at_specificity(
         "both": int((first & second).sum()),
         "first_only": first_only,
         "second_only": second_only,
-        "p_value": round(mcnemar_exact(first_only, second_only), 6),
+        # Stored unrounded: a p of 1e-7 must not read as 0.
+        "p_value": mcnemar_exact(first_only, second_only),
     }

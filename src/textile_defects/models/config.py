@@ -67,7 +67,7 @@ class ModelConfig:
     """(W, H) the head resizes to for the encoder; None = the encoder's own square.
 
     params.yaml takes ``[W, H]`` (e.g. [320, 180], the frame's 16:9) or one
-    integer for a square (the report's 128 or 224; older checkpoints store one)."""
+    integer for a square (e.g. 224; older checkpoints store one)."""
     head: str
     """learned | resize."""
     classifier: str

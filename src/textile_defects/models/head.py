@@ -2,8 +2,9 @@
 
 Both take a normalised image at its stored resolution (e.g. 1270 x 720) and
 return the input the encoder reads, ``output_size`` = (W_out, H_out):
-(N, 3, H, W) -> (N, 3, H_out, W_out). A square (the report's 128) squeezes
-the 16:9 frame; a 16:9 size (e.g. 320 x 180) keeps its proportions.
+(N, 3, H, W) -> (N, 3, H_out, W_out). A square (the encoder's own 224, as
+the report feeds it) squeezes the 16:9 frame; a 16:9 size (e.g. 320 x 180)
+keeps its proportions.
 """
 
 from __future__ import annotations

@@ -33,6 +33,20 @@ MIN_INPUT_SIZE = 32
 
 
 @dataclass(frozen=True)
+class PatchLayer:
+    """A mid-level feature map of an encoder, as the anomaly gate reads it.
+
+    ``path`` is the module whose output is the map (``encoder.get_submodule``);
+    ``stride`` the input pixels per map cell (about: unpadded convolutions and
+    ceil-mode pooling shift a border cell); ``channels`` the map's width.
+    """
+
+    path: str
+    stride: int
+    channels: int
+
+
+@dataclass(frozen=True)
 class EncoderSpec:
     """What a model needs to know about its encoder.
 
@@ -52,6 +66,15 @@ class EncoderSpec:
     std: Triple
     feature_dim: int
     units: tuple[tuple[str, ...], ...]
+    patch_layers: tuple[PatchLayer, ...]
+    """The gate's default patch maps (``gate.layers: auto``): the last block at about stride 8
+    and at about stride 16, as PatchCore takes ResNet's layer2 and layer3 (mid-level: local
+    enough to see a one-wale line, generic enough to transfer from ImageNet to fabric)."""
+
+    @property
+    def feature_map_paths(self) -> tuple[str, ...]:
+        """Module paths whose outputs are feature maps, in forward order: the fine-tuning units' blocks."""
+        return tuple(path for unit in self.units for path in unit)
 
 
 @dataclass(frozen=True)
@@ -76,6 +99,7 @@ def _torchvision_entry(
     weights_enum: type[tvm.WeightsEnum],
     feature_dim: int,
     units: tuple[tuple[str, ...], ...],
+    patch_layers: tuple[PatchLayer, ...],
     strip: tuple[tuple[str, Callable[[], nn.Module]], ...],
 ) -> EncoderEntry:
     # The weights enum describes its own preprocessing; read it instead of copying numbers.
@@ -88,6 +112,7 @@ def _torchvision_entry(
         std=tuple(float(v) for v in preprocess.std),  # type: ignore[arg-type]
         feature_dim=feature_dim,
         units=units,
+        patch_layers=patch_layers,
     )
     return EncoderEntry(
         spec=spec,
@@ -131,6 +156,7 @@ ENCODERS: dict[str, EncoderEntry] = {
         tvm.ResNet18_Weights,
         feature_dim=512,
         units=(("conv1", "bn1"), ("layer1",), ("layer2",), ("layer3",), ("layer4",)),
+        patch_layers=(PatchLayer("layer2", 8, 128), PatchLayer("layer3", 16, 256)),
         strip=(("fc", nn.Identity),),
     ),
     "shufflenet_v2": _torchvision_entry(
@@ -139,6 +165,7 @@ ENCODERS: dict[str, EncoderEntry] = {
         tvm.ShuffleNet_V2_X1_0_Weights,
         feature_dim=1024,
         units=(("conv1",), ("stage2",), ("stage3",), ("stage4",), ("conv5",)),
+        patch_layers=(PatchLayer("stage2", 8, 116), PatchLayer("stage3", 16, 232)),
         strip=(("fc", nn.Identity),),
     ),
     # SqueezeNet 1.1: the report's accuracy of 1.0 at 2.4x less computation.
@@ -148,6 +175,8 @@ ENCODERS: dict[str, EncoderEntry] = {
         tvm.SqueezeNet1_1_Weights,
         feature_dim=512,
         units=_indexed("features", [0, 3, 4, 6, 7, 9, 10, 11, 12]),
+        # The last Fire modules before the 3rd and the 4th max-pooling.
+        patch_layers=(PatchLayer("features.7", 8, 256), PatchLayer("features.12", 16, 512)),
         # Its classifier ends in the global pooling; forward() flattens after it.
         strip=(("classifier", lambda: nn.AdaptiveAvgPool2d(1)),),
     ),
@@ -157,6 +186,8 @@ ENCODERS: dict[str, EncoderEntry] = {
         tvm.EfficientNet_B0_Weights,
         feature_dim=1280,
         units=_indexed("features", range(9)),
+        # Ends of stages 3 (40 channels) and 5 (112): the same maps as efficientnet_lite0's.
+        patch_layers=(PatchLayer("features.3", 8, 40), PatchLayer("features.5", 16, 112)),
         strip=(("classifier", nn.Identity),),
     ),
     # The small variant: the report lists about 1 M parameters for it.
@@ -166,6 +197,7 @@ ENCODERS: dict[str, EncoderEntry] = {
         tvm.MobileNet_V3_Small_Weights,
         feature_dim=576,
         units=_indexed("features", range(13)),
+        patch_layers=(PatchLayer("features.3", 8, 24), PatchLayer("features.8", 16, 48)),
         strip=(("classifier", nn.Identity),),
     ),
     "efficientnet_lite0": EncoderEntry(
@@ -183,6 +215,7 @@ ENCODERS: dict[str, EncoderEntry] = {
                 *(tuple(f"_blocks.{index}" for index in stage) for stage in _LITE0_STAGES),
                 ("_conv_head", "_bn1"),
             ),
+            patch_layers=(PatchLayer("_blocks.4", 8, 40), PatchLayer("_blocks.10", 16, 112)),
         ),
         build=_build_efficientnet_lite0,
         # Our classifier has its own dropout, so the backbone's goes with its fc.

@@ -13,13 +13,18 @@ augmented copies, which only repeat the same photos):
 One correction gives class c the total pull (its share of the draws times the
 weight of each draw) n_c w_c, normalised: balanced classes for inverse
 frequency, between the originals' own mix and balanced for the effective
-number. The sampler and the loss can each apply it; when BOTH are on, each
-applies half of it (its weights to the power 1/2), so the product of the
-sampler's share and the loss weight is still one correction, n_c sqrt(w_c w'_c)
-(exactly n_c w_c when both name the same kind). Applied in full twice, the two
-would give n_c w_c^2: a class with one photo would outweigh one with forty
-40 to 1 under inverse frequency, and at beta = 0.9 needle (4 originals) would
-get less pull than good fabric (40) while hole (1) got three times as much.
+number. The sampler and the loss can each apply it; when BOTH are on,
+``combine`` (params ``balance_combine``) says how:
+
+- ``half_each`` (the default): each applies half of it (its weights to the
+  power 1/2), so the product of the sampler's share and the loss weight is
+  still one correction, n_c sqrt(w_c w'_c) (exactly n_c w_c when both name
+  the same kind).
+- ``full_each`` (the report's recipe): each applies all of it, which gives
+  n_c w_c w'_c, two corrections: under inverse frequency a class with one
+  photo outweighs one with forty 40 to 1, and at beta = 0.9 needle (4
+  originals) gets less pull than good fabric (40) while hole (1) gets three
+  times as much. docs/training.md tabulates both on the sample.
 """
 
 from __future__ import annotations
@@ -31,14 +36,21 @@ import torch
 from textile_defects.errors import ConfigError, DataError
 
 WEIGHTINGS = ("none", "inverse_frequency", "effective_number")
+COMBINES = ("half_each", "full_each")
+"""How a weighted sampler and a weighted loss share the correction when both are on (module docstring)."""
 
 
-def correction_power(sampler: str, loss_weighting: str) -> float:
-    """The power each of sampler and loss weighting applies its weights with: 1 alone, 1/2 each together."""
-    for key, kind in (("sampler", sampler), ("loss_weighting", loss_weighting)):
-        if kind not in WEIGHTINGS:
-            raise ConfigError(f"{key}: unknown kind {kind!r}; choose one of {', '.join(WEIGHTINGS)}.")
-    return 0.5 if sampler != "none" and loss_weighting != "none" else 1.0
+def correction_power(sampler: str, loss_weighting: str, combine: str = "half_each") -> float:
+    """The power each of sampler and loss weighting applies its weights with.
+
+    1 when only one is on; with both, 1/2 each under ``half_each`` and 1 each under ``full_each``.
+    """
+    for key, kind, options in (("sampler", sampler, WEIGHTINGS), ("loss_weighting", loss_weighting, WEIGHTINGS),
+                               ("balance_combine", combine, COMBINES)):  # fmt: skip
+        if kind not in options:
+            raise ConfigError(f"{key}: unknown kind {kind!r}; choose one of {', '.join(options)}.")
+    both = sampler != "none" and loss_weighting != "none"
+    return 0.5 if both and combine == "half_each" else 1.0
 
 
 def class_weights(class_counts: Sequence[int], kind: str, beta: float = 0.999, power: float = 1.0) -> torch.Tensor:
@@ -78,14 +90,20 @@ def target_class_shares(class_counts: Sequence[int], kind: str, beta: float = 0.
 
 
 def effective_pull(
-    class_counts: Sequence[int], images_per_class: Sequence[int], sampler: str, loss_weighting: str, beta: float
+    class_counts: Sequence[int],
+    images_per_class: Sequence[int],
+    sampler: str,
+    loss_weighting: str,
+    beta: float,
+    combine: str = "half_each",
 ) -> torch.Tensor:
     """Each class's share of the training signal, (C,) float64 summing to 1: draw share x loss weight, normalised.
 
     ``images_per_class`` (the augmented set, m_c) sets the draw share when
-    ``sampler`` is "none" (the loader shuffles the set as augmented).
+    ``sampler`` is "none" (the loader shuffles the set as augmented);
+    ``combine`` as in :func:`correction_power`.
     """
-    power = correction_power(sampler, loss_weighting)
+    power = correction_power(sampler, loss_weighting, combine)
     if sampler == "none":
         images = torch.as_tensor([int(count) for count in images_per_class], dtype=torch.float64)
         shares = images / images.sum()

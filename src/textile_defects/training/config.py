@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from textile_defects.models.config import ModelConfig
-from textile_defects.training.balance import WEIGHTINGS
+from textile_defects.training.balance import COMBINES, WEIGHTINGS
 from textile_defects.training.losses import LOSSES
 from textile_defects.utils.params import DEVICES, SectionReader
 
@@ -54,6 +54,9 @@ class TrainConfig:
     loss: Literal["ce", "focal"]
     loss_weighting: Literal["none", "inverse_frequency", "effective_number"]
     sampler: Literal["none", "inverse_frequency", "effective_number"]
+    balance_combine: Literal["half_each", "full_each"]
+    """With both a weighted sampler and a weighted loss: each applies half of the class correction
+    (``half_each``) or all of it (``full_each``, the report's); see :mod:`~textile_defects.training.balance`."""
     cb_beta: float
     focal_gamma: float
     num_workers: int
@@ -89,6 +92,7 @@ class TrainConfig:
             loss=reader.choice("loss", LOSSES),
             loss_weighting=reader.choice("loss_weighting", WEIGHTINGS),
             sampler=reader.choice("sampler", WEIGHTINGS),
+            balance_combine=reader.choice("balance_combine", COMBINES),
             cb_beta=reader.number("cb_beta", minimum=0, below=1),
             focal_gamma=reader.number("focal_gamma", minimum=0),
             num_workers=reader.integer("num_workers", minimum=0),

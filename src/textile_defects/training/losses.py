@@ -56,17 +56,24 @@ class ClassWeightedLoss(nn.Module):
 
 
 def build_loss(
-    kind: str, class_counts: Sequence[int], weighting: str, beta: float, gamma: float, *, sampler: str
+    kind: str,
+    class_counts: Sequence[int],
+    weighting: str,
+    beta: float,
+    gamma: float,
+    *,
+    sampler: str,
+    combine: str = "half_each",
 ) -> ClassWeightedLoss:
     """The training loss: "ce" (weighted cross entropy) or "focal" (class-balanced focal).
 
     ``weighting`` picks the class weights; with a weighted ``sampler`` also on,
-    the weights apply half of the correction and the sampler the other half
-    (:mod:`~textile_defects.training.balance`). With "none" the loss is
-    unweighted. ``gamma`` is used by "focal" only.
+    ``combine`` says whether the weights apply half of the correction and the
+    sampler the other half, or each all of it (:mod:`~textile_defects.training.balance`).
+    With "none" the loss is unweighted. ``gamma`` is used by "focal" only.
     """
     if kind not in LOSSES:
         raise ConfigError(f"loss: unknown loss {kind!r}; choose one of {', '.join(LOSSES)}.")
-    power = correction_power(sampler, weighting)
+    power = correction_power(sampler, weighting, combine)
     weights = None if weighting == "none" else class_weights(class_counts, weighting, beta, power)
     return ClassWeightedLoss(alpha=weights, gamma=gamma if kind == "focal" else 0.0)

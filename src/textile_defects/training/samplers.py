@@ -109,13 +109,15 @@ def build_sampler(
     seed: int,
     *,
     loss_weighting: str,
+    combine: str = "half_each",
 ) -> WeightedDrawSampler | None:
     """A weighted sampler drawing ``num_samples`` per epoch, or None for ``kind="none"``.
 
     ``loss_weighting`` is the loss's: when it is on too, the sampler applies
-    half of the correction (:func:`~textile_defects.training.balance.correction_power`).
+    half of the correction or all of it, as ``combine`` says
+    (:func:`~textile_defects.training.balance.correction_power`).
     """
-    weights = sample_weights(labels, class_counts, kind, beta, correction_power(kind, loss_weighting))
+    weights = sample_weights(labels, class_counts, kind, beta, correction_power(kind, loss_weighting, combine))
     if kind == "none":
         return None
     return WeightedDrawSampler(weights, num_samples, seed)

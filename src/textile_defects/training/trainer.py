@@ -103,7 +103,7 @@ def _loaders(
     c = job.config
     labels = torch.as_tensor(train.labels)
     drawn: Sampler[int] | None = build_sampler(
-        labels, counts, c.sampler, c.cb_beta, len(train), c.seed, loss_weighting=c.loss_weighting
+        labels, counts, c.sampler, c.cb_beta, len(train), c.seed, loss_weighting=c.loss_weighting, combine=c.balance_combine
     )
     if drawn is None:
         drawn = RandomSampler(train, generator=torch.Generator().manual_seed(derive_seed(c.seed, "shuffle")))
@@ -193,7 +193,9 @@ def train(job: TrainJob) -> FitResult:
             "%d training / %d validation images; originals per class %s",
             len(train_set), 0 if val_set is None else len(val_set), counts,
         )
-        loss_fn = build_loss(c.loss, counts, c.loss_weighting, c.cb_beta, c.focal_gamma, sampler=c.sampler).to(setup.device)
+        loss_fn = build_loss(
+            c.loss, counts, c.loss_weighting, c.cb_beta, c.focal_gamma, sampler=c.sampler, combine=c.balance_combine
+        ).to(setup.device)
         train_loader, val_loader = _loaders(train_set, val_set, counts, job, setup, context)
         with _tracked_run(job, counts, context) as tracker:
             result = fit(model, train_loader, val_loader, loss_fn, c, setup, context, _epoch_logger(tracker, context))
