@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from textile_defects.errors import DataError
-from textile_defects.localisation import interior_map, localisation_figures, read_masks
+from textile_defects.localisation import find_mask, interior_map, localisation_figures, read_masks
 
 from tests.helpers.gate import write_png
 
@@ -25,6 +25,28 @@ def test_masks_are_read_for_defect_photos_that_have_one(tmp_path: Path) -> None:
     rows = {"a": _row("hole", "a"), "b": _row("hole", "b"), "g": _row("non_defect", "g")}
     masks = read_masks(tmp_path, rows, "non_defect")
     assert set(masks) == {"a"} and masks["a"].shape == (20, 40) and masks["a"][7, 32] == 255
+
+
+def test_a_png_mask_of_a_jpeg_photo_is_found_by_its_name(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    mask = np.zeros((20, 40, 3), dtype=np.uint8)
+    mask[2:4, 2:4] = 255
+    write_png(tmp_path / "hole" / "a.png", mask)
+    write_png(tmp_path / "needle" / "n.PNG", mask)  # any letter case
+    rows = {
+        "a": {**_row("hole", "a"), "source_file": "hole/a.JPG"},
+        "n": {**_row("needle", "n"), "source_file": "needle/n.jpeg"},
+    }
+    assert set(read_masks(tmp_path, rows, "non_defect")) == {"a", "n"}
+    assert find_mask(tmp_path, "hole/a.jpg") == tmp_path / "hole" / "a.png"
+    assert find_mask(tmp_path, "hole/ab.jpg") is None and "No defect mask" not in caplog.text
+
+
+def test_no_matching_mask_at_all_warns_with_the_expected_names(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write_png(tmp_path / "masks_elsewhere" / "a.png", np.zeros((20, 40, 3), dtype=np.uint8))
+    with caplog.at_level("WARNING"):
+        masks = read_masks(tmp_path, {"a": _row("hole", "a"), "g": _row("non_defect", "g")}, "non_defect")
+    assert masks == {}
+    assert "No defect mask found" in caplog.text and str(tmp_path / "hole" / "a.png") in caplog.text
 
 
 def test_a_mask_of_another_size_than_its_photo_is_refused(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ or a factory's photos nobody outlined) are simply not localised.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ from PIL import Image
 from textile_defects.data.images import prepare_image
 from textile_defects.data.manifest import resolve
 from textile_defects.errors import DataError
-from textile_defects.evaluation.intervals import proportion
 from textile_defects.gate import metrics
+from textile_defects.stats.proportions import counted
+
+log = logging.getLogger(__name__)
 
 Frame = tuple[np.ndarray, np.ndarray, str, "np.ndarray | None"]
 """One heatmap tile: the frame's pixels, its patch map, a caption, its mask or None."""
@@ -34,15 +37,42 @@ def load_maps(paths: Sequence[Path]) -> dict[str, np.ndarray]:
     return maps
 
 
+MASK_SUFFIXES: tuple[str, ...] = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg")
+"""Image files a mask may be, in the order one is preferred when a photo has several (lossless first)."""
+
+
+def find_mask(masks_dir: Path, source_file: str) -> Path | None:
+    """The mask of photo ``source_file`` (``<class>/<name>.<ext>``): the same name with any image extension.
+
+    A factory stores masks as PNG beside JPEG photos, or keeps the photo's own
+    name; either is found (letter case of the extension ignored). None when
+    the photo has no mask.
+    """
+    relative = Path(source_file)
+    folder = masks_dir / relative.parent
+    exact = masks_dir / relative
+    if exact.is_file():
+        return exact
+    if not folder.is_dir():
+        return None
+    candidates = {path.suffix.lower(): path for path in folder.glob(f"{relative.stem}.*")
+                  if path.is_file() and path.stem == relative.stem}  # fmt: skip
+    return next((candidates[suffix] for suffix in MASK_SUFFIXES if suffix in candidates), None)
+
+
 def read_masks(masks_dir: Path, rows: Mapping[str, Mapping[str, str]], good_class: str) -> dict[str, np.ndarray]:
     """``{original_id: (H, W) uint8}`` for each defect photo of ``rows`` (ingest manifest rows) that has a mask file.
 
+    A photo's mask is found by its name with any image extension (:func:`find_mask`).
     A mask whose size is not its photo's is an error (it belongs to another photo).
+    When defect photos exist and not one mask matches, a warning names the
+    file names expected, so a misplaced folder is not mistaken for "no masks".
     """
     masks = {}
-    for original, row in sorted(rows.items()):
-        path = masks_dir / row["source_file"]
-        if row["label"] == good_class or not path.is_file():
+    defects = {original: row for original, row in sorted(rows.items()) if row["label"] != good_class}
+    for original, row in defects.items():
+        path = find_mask(masks_dir, row["source_file"])
+        if path is None:
             continue
         with Image.open(path) as mask:
             pixels = np.asarray(mask.convert("L"))
@@ -53,6 +83,13 @@ def read_masks(masks_dir: Path, rows: Mapping[str, Mapping[str, str]], good_clas
                 f"{expected[1]}x{expected[0]}; a mask must outline its own photo (fix or remove it)."
             )
         masks[original] = pixels
+    if defects and not masks:
+        expected = [str(masks_dir / Path(row["source_file"]).with_suffix(".png")) for row in list(defects.values())[:3]]
+        log.warning(
+            "No defect mask found in %s for any of the %d defect photo(s); expected files such as %s "
+            "(the photo's <class>/<name> with any image extension). Localisation is left out.",
+            masks_dir, len(defects), ", ".join(expected),
+        )
     return masks
 
 
@@ -96,7 +133,7 @@ def localisation_figures(
     frame = next(iter(masks.values())).shape
     all_masks = [masks.get(o, np.zeros(frame, dtype=np.uint8)) for o in order]
     return {
-        "peak_in_mask": {**proportion(sum(found), len(found), confidence), "successes": sum(found), "trials": len(found)},
+        "peak_in_mask": counted(sum(found), len(found), confidence),
         "tolerance_px": tolerance_px,
         "border_patches": border_patches,
         "pixel_auroc": metrics.pixel_auroc([maps[o] for o in order], all_masks),

@@ -31,10 +31,13 @@ from typing import Any
 import numpy as np
 import yaml
 
+from textile_defects.crossval.compare import comparison_table
 from textile_defects.crossval.config import VARIANTS, CrossvalConfig, fold_training_section
-from textile_defects.crossval.folds import fold_manifest, read_folds
-from textile_defects.crossval.scores import score_file_name, write_scores
+from textile_defects.crossval.figures import model_report
+from textile_defects.crossval.folds import FOLDS_NAME, fold_manifest, read_folds
+from textile_defects.crossval.scores import load_scores, score_file_name, write_scores
 from textile_defects.errors import ConfigError, DataError
+from textile_defects.experiments.recipe import read_recipe
 from textile_defects.models.config import read_size
 from textile_defects.training.config import TrainConfig
 from textile_defects.utils.atomic import atomic_write_json
@@ -51,6 +54,9 @@ class SweepRun:
     note: str
     overrides: Mapping[str, Any]
     probe_input_size: tuple[int, int] | None = None
+    recipe: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """The variant's section of the run's recipe (``recipe: experiments/report.yaml``), laid under
+    crossval.train_overrides and the run's own overrides (which scale it to the CPU)."""
 
     @property
     def is_probe(self) -> bool:
@@ -90,13 +96,26 @@ class Sweep:
                 if not isinstance(overrides, Mapping) or "seed" in overrides:
                     run.problem("overrides", overrides, "a mapping of training keys, without seed (seeds: sets it)")
                     overrides = {}
-                runs.append(SweepRun(name, note, dict(overrides)))
+                runs.append(SweepRun(name, note, dict(overrides), recipe=_recipe_section(run, variant)))
             run.finish_into(reader)
         names = [run.name for run in runs]
         if len(set(names)) != len(names):
             reader.problem("runs", names, "distinct names (each names its folder)")
         reader.finish()
         return cls(name=path.stem, variant=variant, seeds=tuple(seeds), runs=tuple(runs))
+
+
+def _recipe_section(run: SectionReader, variant: str) -> dict[str, Any]:
+    """``recipe``: a recipe file (experiments/*.yaml) whose ``train_<variant>`` keys the run starts from; {} without."""
+    path = run.raw("recipe", None)
+    if path is None:
+        return {}
+    try:
+        recipe = read_recipe(Path(path))
+    except ConfigError as error:
+        run.problem("recipe", path, f"a readable recipe file ({error})")
+        return {}
+    return dict(recipe.get(f"train_{variant}") or {})
 
 
 def _probe_size(run: SectionReader) -> tuple[int, int] | None:
@@ -108,7 +127,8 @@ def run_settings(params: Mapping[str, Any], sweep: Sweep, run: SweepRun, seed: i
     """The complete training section one (run, seed) trains with, validated (a ConfigError names the run)."""
     crossval = CrossvalConfig.from_section(params["crossval"])
     name = f"train_{sweep.variant}"
-    settings = fold_training_section(params[name], {**crossval.train_overrides, **run.overrides}, seed)
+    # The recipe first, then what the CV must force (selection: last), then the run's own scale.
+    settings = fold_training_section({**params[name], **run.recipe}, {**crossval.train_overrides, **run.overrides}, seed)
     TrainConfig.from_section(settings, f"{name} + crossval.train_overrides + {sweep.name}:{run.name}", encoder=str(params["encoder"]))
     return settings
 
@@ -137,7 +157,7 @@ def _train_and_score(job: _Job, params: Mapping[str, Any], plan_dir: str, fold_d
     """Train one fold model and score the originals its fold holds out; returns seconds taken (in a worker)."""
     import torch
 
-    from textile_defects.allocator import keep_freed_memory
+    from textile_defects.runtime.allocator import keep_freed_memory
     from textile_defects.crossval.inference_adapter import predict_checkpoint
     from textile_defects.crossval.training_adapter import train_fold_model
     from textile_defects.data.manifest import read_manifest, resolve
@@ -182,7 +202,7 @@ def _probe_scores(params: Mapping[str, Any], run: SweepRun, manifest: Path, plan
         str(params["encoder"]), str(params["weights"]), [resolve(manifest, row) for row in rows],
         batch_size=crossval.batch_size, device=crossval.device, input_size=run.probe_input_size,
     )  # fmt: skip
-    assignment, labels = read_folds(plan_dir / "folds.csv")
+    assignment, labels = read_folds(plan_dir / FOLDS_NAME)
     ids = [row["original_id"] for row in rows]
     folds = np.array([assignment[original] for original in ids])
     targets = np.array([classes.index(labels[original]) for original in ids])
@@ -218,9 +238,9 @@ def run_sweep(
     """
     crossval = CrossvalConfig.from_section(params["crossval"])
     missing = [str(Path(fold_dir.format(fold=fold))) for fold in crossval.folds if not (Path(fold_dir.format(fold=fold)) / "manifest.csv").is_file()]
-    if missing or not (plan_dir / "folds.csv").is_file():
+    if missing or not (plan_dir / FOLDS_NAME).is_file():
         raise DataError(
-            f"the CV's fold plan and augmented folds are needed ({plan_dir / 'folds.csv'}, {', '.join(missing) or 'folds'}); "
+            f"the CV's fold plan and augmented folds are needed ({plan_dir / FOLDS_NAME}, {', '.join(missing) or 'folds'}); "
             "run `dvc repro crossval/dvc.yaml` (or `dvc pull` them) first."
         )
     selected = [run for run in sweep.runs if only is None or run.name in only]
@@ -282,8 +302,6 @@ def sweep_report(sweep: Sweep, params: Mapping[str, Any], *, plan_dir: Path, out
     Rows keep the queue's order; unfinished runs show dashes. The verdict
     column compares each row with the best F1 macro, within noise or beyond.
     """
-    from textile_defects.evaluation.crossval_report import comparison_table, load_scores, model_report
-
     crossval = CrossvalConfig.from_section(params["crossval"])
     classes, good_class = tuple(params["classes"]), str(params["good_class"])
     blocks: dict[str, dict[str, Any] | None] = {}
@@ -296,7 +314,7 @@ def sweep_report(sweep: Sweep, params: Mapping[str, Any], *, plan_dir: Path, out
             blocks[run.name] = None
             notes[run.name] = run.note + " (not run yet)"
             continue
-        pooled = load_scores(run_dir / "scores", plan_dir / "folds.csv", classes, models=[model],
+        pooled = load_scores(run_dir / "scores", plan_dir / FOLDS_NAME, classes, models=[model],
                              seeds=None if run.is_probe else sweep.seeds)  # fmt: skip
         blocks[run.name] = model_report(
             pooled[model], classes, good_class, confidence=crossval.report.confidence,
