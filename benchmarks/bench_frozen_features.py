@@ -24,9 +24,9 @@ import yaml
 from torch.utils.data import DataLoader, RandomSampler
 
 from bench_train import sample_manifest
-from textile_defects.allocator import keep_freed_memory
 from textile_defects.data.loading import CachedImageDataset, originals_per_class
 from textile_defects.models.network import build_model
+from textile_defects.runtime.allocator import keep_freed_memory
 from textile_defects.training.config import TrainConfig
 from textile_defects.training.devices import setup_training_device
 from textile_defects.training.distributed import DistContext

@@ -29,7 +29,7 @@ WORKER = r"""
 import json, resource, sys, time, torch
 settings = json.loads(sys.argv[1])
 if settings["keep"]:
-    from textile_defects.allocator import keep_freed_memory
+    from textile_defects.runtime.allocator import keep_freed_memory
     assert keep_freed_memory()
 torch.set_num_threads(settings["threads"])
 from textile_defects.models.config import ModelConfig

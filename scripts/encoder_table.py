@@ -39,8 +39,9 @@ from typing import Any
 
 import yaml
 
-from textile_defects.evaluation.crossval_report import comparison_table, format_figure
+from textile_defects.crossval.compare import comparison_table
 from textile_defects.models.registry import ENCODERS
+from textile_defects.stats.proportions import format_figure
 
 log = logging.getLogger("encoder_table")
 

@@ -30,7 +30,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from textile_defects.evaluation.crossval_report import TABLE_FIGURES, compare, comparison_table, format_figure
+from textile_defects.crossval.compare import TABLE_FIGURES, compare, comparison_table
+from textile_defects.stats.proportions import format_figure
 
 log = logging.getLogger("pr_report")
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textile_defects.allocator import keep_freed_memory
-from textile_defects.crossval.inference_adapter import encoder_features
 from textile_defects.crossval.config import CrossvalConfig
+from textile_defects.crossval.inference_adapter import encoder_features
 from textile_defects.crossval.probe import save_features
 from textile_defects.data.manifest import read_manifest, resolve
+from textile_defects.runtime.allocator import keep_freed_memory
 from textile_defects.utils.atomic import atomic_output_dir
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from textile_defects.allocator import keep_freed_memory
 from textile_defects.data.manifest import read_manifest, resolve
 from textile_defects.gate.checkpoint import load_gate
 from textile_defects.gate.model import GateConfig, fit_gate, good_training_images
 from textile_defects.gate.report import gate_scores_csv
+from textile_defects.runtime.allocator import keep_freed_memory
 from textile_defects.utils.atomic import atomic_write_bytes, atomic_write_text
 from textile_defects.utils.params import available_cores
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textile_defects.allocator import keep_freed_memory
-from textile_defects.crossval.inference_adapter import predict_checkpoint
 from textile_defects.crossval.config import CrossvalConfig
+from textile_defects.crossval.inference_adapter import predict_checkpoint
 from textile_defects.crossval.scores import write_scores
 from textile_defects.data.manifest import read_manifest, resolve
 from textile_defects.errors import DataError
+from textile_defects.runtime.allocator import keep_freed_memory
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
 
 

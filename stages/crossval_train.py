@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textile_defects.allocator import keep_freed_memory
-from textile_defects.crossval.training_adapter import train_fold_model
 from textile_defects.crossval.config import VARIANTS, CrossvalConfig, fold_training_section
+from textile_defects.crossval.training_adapter import train_fold_model
+from textile_defects.runtime.allocator import keep_freed_memory
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from textile_defects.allocator import keep_freed_memory
 from textile_defects.evaluation.config import EvaluateConfig
 from textile_defects.evaluation.evaluate import evaluate_models
+from textile_defects.runtime.allocator import keep_freed_memory
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
 
 log = logging.getLogger("stages.evaluate")

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from textile_defects.crossval.folds import FOLDS_NAME
+from textile_defects.crossval.scores import load_scores, read_plan
 from textile_defects.data.manifest import read_manifest
 from textile_defects.detectors import GateScores, classifier_detection
-from textile_defects.evaluation.crossval_report import load_scores, read_plan
 from textile_defects.evaluation.report import roc_csv
 from textile_defects.gate import metrics
 from textile_defects.gate.heatmap import write_sheet
@@ -47,7 +48,7 @@ def main() -> None:
     reader.finish()
     folds, seeds = section(params, "crossval")["folds"], section(params, "crossval")["seeds"]
 
-    plan = read_plan(args.crossval / "plan" / "folds.csv", classes)
+    plan = read_plan(args.crossval / "plan" / FOLDS_NAME, classes)
     gate = read_gate_scores([args.crossval / "scores" / f"gate_fold{k}.csv" for k in folds], plan)
     view = GateScores.from_rows(gate, good_class)
     order, defective = view.order, view.defective
@@ -56,7 +57,7 @@ def main() -> None:
     # roc.csv is the gate's (the CV contract's name); each classifier's is roc_<model>.csv beside it.
     atomic_write_text(args.plots / "roc.csv", roc_csv(metrics.roc_points(defective, view.scores)))
 
-    runs = load_scores(args.crossval / "scores", args.crossval / "plan" / "folds.csv", classes, seeds=seeds)
+    runs = load_scores(args.crossval / "scores", args.crossval / "plan" / FOLDS_NAME, classes, seeds=seeds)
     for model, model_runs in sorted(runs.items()):
         for run in model_runs:
             name = model if run.seed is None else f"{model}_seed{run.seed}"

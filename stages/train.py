@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textile_defects.allocator import keep_freed_memory
 from textile_defects.errors import ConfigError
+from textile_defects.runtime.allocator import keep_freed_memory
 from textile_defects.training.config import TrainConfig
 from textile_defects.training.trainer import TrainJob, train
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import torch
 
-from textile_defects.allocator import keep_freed_memory
 from textile_defects.data.images import prepare_image
 from textile_defects.data.manifest import read_manifest, resolve
 from textile_defects.gate.checkpoint import save_gate
 from textile_defects.gate.heatmap import write_sheet
 from textile_defects.gate.model import GateConfig, fit_gate, good_training_images
+from textile_defects.runtime.allocator import keep_freed_memory
 from textile_defects.utils.params import available_cores
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from textile_defects.crossval.scores import OutOfFold
 from textile_defects.detectors import GateScores, classifier_detection
-from textile_defects.evaluation.crossval_report import OutOfFold
 
 CLASSES = ("non_defect", "hole", "needle")
 

@@ -19,7 +19,7 @@ from textile_defects.gate.report import classifier_arrays, gate_then_classifier,
 from textile_defects.gate_or_classifier import combined_scores, gate_or_classifier
 
 if TYPE_CHECKING:
-    from textile_defects.evaluation.crossval_report import OutOfFold
+    from textile_defects.crossval.scores import OutOfFold
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,7 @@ each frame with its patch-score heatmap overlaid. A folder is searched recursive
 (any letter case). A file that cannot be read gets a row with an ``error``
 and is skipped; it never stops the batch. The checkpoint carries its classes,
 its good class, input size and normalisation, and images go through the same
-preprocessing as in ingest, training and evaluation (:mod:`textile_defects.inference`).
+preprocessing as in ingest, training and evaluation (:mod:`textile_defects.runtime.inference`).
 
 Exit status: 0 when at least one image was classified; 2 when the model is
 missing or unusable, no image was found, or none could be read.
@@ -39,16 +39,16 @@ from pathlib import Path
 import numpy as np
 
 from textile_defects.data.images import has_supported_suffix, is_ignored_name, prepare_image
-from textile_defects.devices import resolve_device
 from textile_defects.errors import ConfigError, DataError
-from textile_defects.inference import ImagePrediction, predict_files
-from textile_defects.models.checkpoint import load_checkpoint
 from textile_defects.gate_or_classifier import gate_or_classifier
+from textile_defects.models.checkpoint import load_checkpoint
+from textile_defects.runtime.allocator import keep_freed_memory
+from textile_defects.runtime.devices import resolve_device
+from textile_defects.runtime.inference import ImagePrediction, predict_files
 from textile_defects.two_stage import two_stage_labels
 from textile_defects.utils.atomic import atomic_write_text
 from textile_defects.utils.params import DEVICES
 from textile_defects.utils.stage import run_stage
-from textile_defects.allocator import keep_freed_memory
 
 log = logging.getLogger("textile_defects.predict")
 

@@ -10,9 +10,8 @@ from PIL import Image
 
 from textile_defects.crossval.inference_adapter import encoder_features
 from textile_defects.crossval.probe import fit_predict, load_features, save_features
-from textile_defects.crossval.scores import parse_score_file_name, score_file_name, write_scores
+from textile_defects.crossval.scores import load_scores, parse_score_file_name, score_file_name, write_scores
 from textile_defects.errors import DataError
-from textile_defects.evaluation.crossval_report import load_scores
 
 CLASSES = ("non_defect", "hole", "lycra_cut")
 

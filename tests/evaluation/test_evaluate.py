@@ -18,11 +18,11 @@ from sklearn.metrics import f1_score
 from textile_defects.errors import ConfigError, DataError
 from textile_defects.evaluation.config import EvaluateConfig
 from textile_defects.evaluation.evaluate import evaluate_models
-from textile_defects.evaluation.intervals import clopper_pearson
 from textile_defects.evaluation.plots import confusion_png, epoch_marker, misclassified_png, training_curves_png
 from textile_defects.evaluation.report import confusion_csv, model_metrics
 from textile_defects.evaluation.scoring import SetPredictions
-from textile_defects.metrics import classification_metrics, defect_vs_good
+from textile_defects.stats.intervals import clopper_pearson
+from textile_defects.stats.metrics import classification_metrics, defect_vs_good
 
 from tests.helpers.evaluation import CLASSES, tiny_checkpoint, write_history, write_image_manifest, write_images
 from tests.helpers.repo import REPO_ROOT
@@ -160,7 +160,7 @@ def test_misclassified_png_with_and_without_mistakes(tmp_path: Path) -> None:
 
 
 def test_training_curves_png_from_a_history(tmp_path: Path) -> None:
-    from textile_defects.history import read_history
+    from textile_defects.stats.history import read_history
 
     history = read_history(write_history(tmp_path / "h.csv", epochs=4))
     assert list(history["epoch"]) == [1, 2, 3, 4]
@@ -302,7 +302,7 @@ def test_evaluate_takes_the_good_class_from_each_checkpoint(tiny_project: Path, 
 
 
 def test_augmented_set_intervals_count_photos_not_copies() -> None:
-    from textile_defects.evaluation.intervals import clopper_pearson as exact
+    from textile_defects.stats.intervals import clopper_pearson as exact
 
     # 2 good and 4 defect photos, 10 augmented copies each; every copy classified right.
     photos = [0, 0, 1, 2, 3, 4]
@@ -323,7 +323,7 @@ def test_augmented_set_intervals_count_photos_not_copies() -> None:
 
 
 def test_one_image_per_photo_keeps_the_plain_exact_interval() -> None:
-    from textile_defects.evaluation.intervals import clopper_pearson as exact
+    from textile_defects.stats.intervals import clopper_pearson as exact
 
     figures = model_metrics({"val_originals": _predictions([0, 0, 0, 1, 2, 3], [0, 0, 1, 1, 2, 0])}, "non_defect", 0.95)
     recall = figures["val_originals"]["defect_vs_good"]["defect_recall"]

@@ -116,7 +116,8 @@ def _crossval_json(accuracy: float, seed: int) -> dict[str, Any]:
     """A real crossval_report on synthetic out-of-fold predictions of 62 originals, 2 seeds."""
     import numpy as np
 
-    from textile_defects.evaluation.crossval_report import OutOfFold, crossval_report
+    from textile_defects.crossval.figures import crossval_report
+    from textile_defects.crossval.scores import OutOfFold
 
     labels = np.array([0] * 30 + [1] * 8 + [2] * 8 + [3] * 8 + [4] * 8)
     ids = tuple(f"o{i:02d}" for i in range(len(labels)))

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from textile_defects.evaluation.crossval_report import OutOfFold, crossval_report
+from textile_defects.crossval.figures import crossval_report
+from textile_defects.crossval.scores import OutOfFold
 
 from tests.helpers.repo import REPO_ROOT
 

@@ -10,8 +10,8 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from textile_defects.data.loading import CachedImageDataset
-from textile_defects.devices import resolve_device
 from textile_defects.models.network import build_model
+from textile_defects.runtime.devices import resolve_device
 from textile_defects.training.config import TrainConfig
 from textile_defects.training.distributed import DistContext
 from textile_defects.training.frozen_features import can_cache

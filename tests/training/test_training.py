@@ -17,11 +17,11 @@ from sklearn.metrics import f1_score
 from torch.utils.data import DataLoader, Subset
 
 from textile_defects.data.loading import CachedImageDataset, to_model_input
-from textile_defects.devices import resolve_device
 from textile_defects.errors import ConfigError
-from textile_defects.history import HISTORY_COLUMNS, TRAIN_COLUMNS
 from textile_defects.models.checkpoint import load_checkpoint
 from textile_defects.models.network import build_model
+from textile_defects.runtime.devices import resolve_device
+from textile_defects.stats.history import HISTORY_COLUMNS, TRAIN_COLUMNS
 from textile_defects.training import loop
 from textile_defects.training.config import TrainConfig
 from textile_defects.training.distributed import DistContext, RankSlice

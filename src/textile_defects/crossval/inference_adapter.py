@@ -1,7 +1,7 @@
 """The one place the cross-validation calls the inference and encoder APIs.
 
 :func:`predict_checkpoint` scores through THE inference path
-(:func:`textile_defects.inference.predict_files`); :func:`encoder_features`
+(:func:`textile_defects.runtime.inference.predict_files`); :func:`encoder_features`
 gives the probe its frozen features through THE preprocessing
 (:func:`textile_defects.data.images.prepare_image`). Training is in
 :mod:`textile_defects.crossval.training_adapter`.
@@ -18,11 +18,11 @@ import torch
 
 from textile_defects.data.images import prepare_image
 from textile_defects.data.loading import to_model_input
-from textile_defects.devices import resolve_device
 from textile_defects.errors import DataError
-from textile_defects.inference import predict_files
 from textile_defects.models.checkpoint import load_checkpoint
 from textile_defects.models.registry import build_encoder
+from textile_defects.runtime.devices import resolve_device
+from textile_defects.runtime.inference import predict_files
 from textile_defects.utils.logs import progress
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,9 @@
 """The cv_report stage's work: check the plan again, pool every score file, write all outputs.
 
-The statistics and pictures are :mod:`textile_defects.evaluation.crossval_report`
-and :mod:`textile_defects.evaluation.crossval_plots`; this module decides
+The score files are read by :mod:`textile_defects.crossval.scores`, the
+statistics are :mod:`textile_defects.crossval.figures` and
+:mod:`textile_defects.crossval.compare`, the pictures
+:mod:`textile_defects.crossval.plots`; this module decides
 which files they read and where their results go. Everything is computed
 before anything is written, and each output is written atomically.
 """
@@ -13,12 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from textile_defects.crossval.compare import summary_markdown
 from textile_defects.crossval.config import VARIANTS, CrossvalConfig
+from textile_defects.crossval.figures import confusion_csv, crossval_report
 from textile_defects.crossval.folds import FOLDS_NAME, check_plan_files
-from textile_defects.crossval.scores import PROBE
+from textile_defects.crossval.plots import forest_png, pooled_confusion_png
+from textile_defects.crossval.scores import PROBE, load_scores
 from textile_defects.data.manifest import MANIFEST_NAME
-from textile_defects.evaluation.crossval_plots import forest_png, pooled_confusion_png
-from textile_defects.evaluation.crossval_report import confusion_csv, crossval_report, load_scores, summary_markdown
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 
 log = logging.getLogger(__name__)

@@ -12,14 +12,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from textile_defects.devices import resolve_device
 from textile_defects.errors import ConfigError
 from textile_defects.evaluation.config import EvaluateConfig
 from textile_defects.evaluation.plots import confusion_png, misclassified_png, training_curves_png
 from textile_defects.evaluation.report import confusion_csv, model_metrics
 from textile_defects.evaluation.scoring import SetPredictions, score_manifest
-from textile_defects.history import read_history
 from textile_defects.models.checkpoint import load_checkpoint
+from textile_defects.runtime.devices import resolve_device
+from textile_defects.stats.history import read_history
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 
 log = logging.getLogger(__name__)

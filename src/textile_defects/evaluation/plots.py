@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -18,7 +19,9 @@ from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from textile_defects.data.images import prepare_image
-from textile_defects.evaluation.scoring import SetPredictions
+
+if TYPE_CHECKING:  # scoring pulls in torch; the CV and hold-out reports draw confusion matrices without it
+    from textile_defects.evaluation.scoring import SetPredictions
 
 _DPI = 100
 _MISTAKE_COLOUR = "#b2182b"

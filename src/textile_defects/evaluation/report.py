@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from textile_defects.evaluation.intervals import proportion
-from textile_defects.metrics import classification_metrics
+from textile_defects.stats.intervals import proportion
+from textile_defects.stats.metrics import binary_masks, classification_metrics
 
 if TYPE_CHECKING:  # scoring pulls in torch; the CV report and scripts only need the pure parts
     from textile_defects.evaluation.scoring import SetPredictions
@@ -44,23 +44,12 @@ def round_floats(value: Any, digits: int = FLOAT_DIGITS) -> Any:
     return value
 
 
-def binary_masks(y_true: np.ndarray, y_pred: np.ndarray, good_index: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per defect-vs-good figure, (success mask, trial mask) over the rows; defect = any class but the good one."""
-    actual = np.asarray(y_true) != good_index
-    called = np.asarray(y_pred) != good_index
-    return {
-        "defect_recall": (actual & called, actual),
-        "specificity": (~actual & ~called, ~actual),
-        "defect_precision": (actual & called, called),
-    }
-
-
 def set_metrics(predictions: SetPredictions, good_class: str, confidence: float) -> dict[str, Any]:
     """All figures for one model on one set (see :func:`classification_metrics`), intervals over photos.
 
     ``originals`` counts the distinct photos. On an augmented set (copies of
     fewer photos) the defect-vs-good intervals count each photo once, not
-    each copy (:func:`textile_defects.evaluation.intervals.proportion` with
+    each copy (:func:`textile_defects.stats.intervals.proportion` with
     ``originals``): 124 copies of 14 photos are 14 trials, not 124. On a
     set of one image per photo they are the plain exact intervals.
     """

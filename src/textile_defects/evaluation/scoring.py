@@ -10,9 +10,10 @@ import numpy as np
 import torch
 
 from textile_defects.data.loading import manifest_labels
-from textile_defects.devices import DeviceSetup
 from textile_defects.errors import DataError
-from textile_defects.inference import predict_files
+from textile_defects.runtime.devices import DeviceSetup
+from textile_defects.runtime.inference import predict_files
+from textile_defects.stats.metrics import confusion_counts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,10 +45,7 @@ class SetPredictions:
 
     def confusion_counts(self) -> np.ndarray:
         """(C, C) counts, rows = actual class, columns = predicted class."""
-        size = len(self.classes)
-        counts = np.zeros((size, size), dtype=np.int64)
-        np.add.at(counts, (self.y_true, self.y_pred), 1)
-        return counts
+        return confusion_counts(self.y_true, self.y_pred, len(self.classes))
 
 
 def score_manifest(

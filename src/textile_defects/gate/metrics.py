@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from textile_defects.evaluation.intervals import proportion
 from textile_defects.gate.heatmap import upsample_map
 from textile_defects.gate.threshold import threshold_for_specificity
+from textile_defects.stats.proportions import counted
 
 
 def image_auroc(defective: np.ndarray, scores: np.ndarray) -> float | None:
@@ -44,8 +44,8 @@ def operating_point(defective: np.ndarray, called_defective: np.ndarray, confide
     found, defects = int((called & defective).sum()), int(defective.sum())
     passed, goods = int((~called & ~defective).sum()), int((~defective).sum())
     return {
-        "defect_recall": {**proportion(found, defects, confidence), "successes": found, "trials": defects},
-        "specificity": {**proportion(passed, goods, confidence), "successes": passed, "trials": goods},
+        "defect_recall": counted(found, defects, confidence),
+        "specificity": counted(passed, goods, confidence),
     }
 
 
@@ -72,7 +72,7 @@ def per_class_recall(
     for name in sorted(set(labels.tolist()) - {good_class}):
         rows = labels == name
         found, total = int(called[rows].sum()), int(rows.sum())
-        result[name] = {**proportion(found, total, confidence), "successes": found, "trials": total}
+        result[name] = counted(found, total, confidence)
     return result
 
 

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from textile_defects.errors import DataError
-from textile_defects.evaluation.intervals import proportion
 from textile_defects.gate import metrics
+from textile_defects.stats.proportions import counted
 from textile_defects.two_stage import two_stage_labels
 
 if TYPE_CHECKING:  # only the type: cv_gate writes gate files without the CV report's modules
-    from textile_defects.evaluation.crossval_report import OutOfFold
+    from textile_defects.crossval.scores import OutOfFold
 
 GATE_COLUMNS = ("original_id", "label", "fold", "anomaly_score", "threshold", "defective")
 SPECIFICITIES = (0.90, 0.95)
@@ -100,4 +100,4 @@ def gate_then_classifier(
     labels = np.asarray(labels)
     found = np.asarray(gate_verdict, dtype=bool) & (labels != good_class)
     right = int((named[found] == labels[found]).sum())
-    return {"defect_type_accuracy_among_found": {**proportion(right, int(found.sum()), confidence), "successes": right, "trials": int(found.sum())}}
+    return {"defect_type_accuracy_among_found": counted(right, int(found.sum()), confidence)}

@@ -24,18 +24,21 @@ from typing import Any
 
 import numpy as np
 
+from textile_defects.crossval.compare import comparison_table
 from textile_defects.crossval.config import CrossvalConfig
+from textile_defects.crossval.figures import crossval_report
+from textile_defects.crossval.plots import forest_png, pooled_confusion_png
+from textile_defects.crossval.scores import load_scores
 from textile_defects.data.manifest import read_manifest
 from textile_defects.detectors import GateScores, classifier_detection
 from textile_defects.errors import DataError
-from textile_defects.evaluation.crossval_plots import forest_png, pooled_confusion_png
-from textile_defects.evaluation.crossval_report import comparison_table, crossval_report, load_scores
 from textile_defects.evaluation.report import roc_csv
 from textile_defects.gate import metrics
 from textile_defects.gate.report import SPECIFICITIES, read_gate_scores
 from textile_defects.holdout.heatmaps import SHEETS, heatmap_sheets, write_heatmaps
 from textile_defects.holdout.paired import paired_at_specificity
 from textile_defects.localisation import load_maps, localisation_figures, read_masks
+from textile_defects.stats.proportions import format_counts, format_figure
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -69,12 +72,6 @@ def check_independent(holdout_manifest: Path, pipeline_manifest: Path) -> None:
         )
 
 
-def _share(entry: Mapping[str, Any]) -> str:
-    if entry["value"] is None:
-        return "none found"
-    return f"{entry['successes']}/{entry['trials']} [{entry['ci_low']:.2f}, {entry['ci_high']:.2f}]"
-
-
 def detection_table(detection: Mapping[str, Mapping[str, Any]]) -> str:
     """Markdown: each detector's AUROC and defect recall at each specificity, counts and intervals."""
     specs = [f"at_specificity_{spec:.2f}" for spec in SPECIFICITIES]
@@ -84,12 +81,9 @@ def detection_table(detection: Mapping[str, Mapping[str, Any]]) -> str:
         cells = [f"{block['image_auroc']:.3f}"]
         for spec in specs:
             specificity = block[spec]["specificity"]
-            cells.append(f"{_share(block[spec]['defect_recall'])} (spec. {specificity['successes']}/{specificity['trials']})")
+            cells.append(f"{format_figure(block[spec]['defect_recall'], 2)} (spec. {format_counts(specificity)})")
         own = block["operating_point"]
-        cells.append(
-            f"{own['defect_recall']['successes']}/{own['defect_recall']['trials']} / "
-            f"{own['specificity']['successes']}/{own['specificity']['trials']}"
-        )
+        cells.append(f"{format_counts(own['defect_recall'])} / {format_counts(own['specificity'])}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -115,7 +109,7 @@ def _localisation_text(localisation: Mapping[str, Any] | None, sheets: Mapping[s
         return "No defect masks in holdout.masks_dir: localisation not measured. " + drawn
     return (
         f"The gate's highest patch (edge rings left out, as in its score) lies within the defect's mask "
-        f"(+- {localisation['tolerance_px']} px) for {_share(localisation['peak_in_mask'])} masked defect photos; "
+        f"(+- {localisation['tolerance_px']} px) for {format_figure(localisation['peak_in_mask'], 2)} masked defect photos; "
         f"pixel AUROC {localisation['pixel_auroc']:.3f} over all photos. " + drawn
     )
 
@@ -222,9 +216,9 @@ def holdout_report(
         "",
         paired_table(paired),
         "Defect type named right among the defects found, gate-then-classifier: "
-        + ", ".join(f"{model} {_share(block['defect_type_accuracy_among_found'])}" for model, block in two_stage.items())
+        + ", ".join(f"{model} {format_figure(block['defect_type_accuracy_among_found'], 2)}" for model, block in two_stage.items())
         + "; gate-or-classifier: "
-        + ", ".join(f"{model} {_share(detection[f'gate_or_{model}']['defect_type_accuracy_among_found'])}" for model in MODELS),
+        + ", ".join(f"{model} {format_figure(detection[f'gate_or_{model}']['defect_type_accuracy_among_found'], 2)}" for model in MODELS),
         "",
         "## Where the gate looks",
         "",

@@ -6,13 +6,13 @@ import logging
 
 import torch
 
-from textile_defects.devices import DeviceSetup, resolve_device
+from textile_defects.runtime.devices import DeviceSetup, resolve_device
 
 log = logging.getLogger(__name__)
 
 
 def setup_training_device(kind: str, amp: str, local_rank: int = 0) -> DeviceSetup:
-    """Resolve ``device`` and ``amp`` params (:func:`~textile_defects.devices.resolve_device`) and set torch up to train.
+    """Resolve ``device`` and ``amp`` params (:func:`~textile_defects.runtime.devices.resolve_device`) and set torch up to train.
 
     CUDA: makes GPU ``local_rank`` current and turns on cuDNN autotuning.
     CPU: deterministic algorithms, so a run repeats bit for bit. These are

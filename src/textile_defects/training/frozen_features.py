@@ -25,8 +25,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from textile_defects.data.loading import to_model_input
-from textile_defects.devices import DeviceSetup
 from textile_defects.models.network import DefectClassifier
+from textile_defects.runtime.devices import DeviceSetup
 from textile_defects.utils.logs import progress
 
 log = logging.getLogger(__name__)

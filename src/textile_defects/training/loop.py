@@ -32,11 +32,11 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from textile_defects.data.loading import to_model_input
-from textile_defects.devices import DeviceSetup
 from textile_defects.errors import ConfigError
-from textile_defects.history import history_row
-from textile_defects.metrics import epoch_metrics
 from textile_defects.models.network import DefectClassifier
+from textile_defects.runtime.devices import DeviceSetup
+from textile_defects.stats.history import history_row
+from textile_defects.stats.metrics import epoch_metrics
 from textile_defects.training.config import TrainConfig
 from textile_defects.training.distributed import DistContext, gather
 from textile_defects.training.frozen_features import FeatureLoaders, can_cache, on_device

@@ -19,17 +19,17 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler, Sampler
 
 from textile_defects.data.loading import CachedImageDataset, originals_per_class
-from textile_defects.devices import DeviceSetup
 from textile_defects.errors import ConfigError, DataError
-from textile_defects.history import write_history
 from textile_defects.models.checkpoint import save_checkpoint
 from textile_defects.models.config import MODEL_KEYS
 from textile_defects.models.network import build_model
+from textile_defects.runtime.devices import DeviceSetup
+from textile_defects.stats.history import write_history
 from textile_defects.training.config import TrainConfig
 from textile_defects.training.devices import setup_training_device
 from textile_defects.training.distributed import DistContext, RankSlice, context_from_env, process_group
-from textile_defects.training.losses import build_loss
 from textile_defects.training.loop import EpochCallback, FitResult, fit
+from textile_defects.training.losses import build_loss
 from textile_defects.training.samplers import build_sampler
 from textile_defects.training.tracking import Tracker, mlflow_run
 from textile_defects.utils.seeding import derive_seed, seed_everything

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from textile_defects.devices import resolve_device
 from textile_defects.errors import ConfigError
+from textile_defects.runtime.devices import resolve_device
 from textile_defects.training.devices import setup_training_device
 
 
@@ -89,7 +89,7 @@ def test_inference_imports_nothing_from_training() -> None:
     script = (
         "import sys, torch\n"
         "import textile_defects.predict, textile_defects.evaluation.evaluate\n"
-        "from textile_defects.devices import resolve_device\n"
+        "from textile_defects.runtime.devices import resolve_device\n"
         "resolve_device('auto')\n"
         "print(sorted(name for name in sys.modules if name.startswith('textile_defects.training')))\n"
         "print(torch.are_deterministic_algorithms_enabled())\n"

@@ -1,7 +1,7 @@
 """The training history: one row per epoch, written by training, read by evaluation and ``dvc plots``.
 
 Columns: ``epoch``, ``train_<metric>`` for each of
-:data:`~textile_defects.metrics.EPOCH_METRICS`, the same ``val_<metric>``
+:data:`~textile_defects.stats.metrics.EPOCH_METRICS`, the same ``val_<metric>``
 when the run had a validation set, and ``lr`` (the head's learning rate at
 the start of the epoch). The file holds numbers only, no wall-clock times, so
 two runs of the same stage write the same bytes and ``dvc.lock`` stays stable.
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from textile_defects.errors import DataError
-from textile_defects.metrics import EPOCH_METRICS
+from textile_defects.stats.metrics import EPOCH_METRICS
 from textile_defects.utils.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)

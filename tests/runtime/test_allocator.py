@@ -11,7 +11,7 @@ from tests.helpers.repo import REPO_ROOT
 
 PROBE = """
 import resource, sys, torch
-from textile_defects.allocator import keep_freed_memory
+from textile_defects.runtime.allocator import keep_freed_memory
 took = keep_freed_memory() if sys.argv[1] == "on" else False
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(20):

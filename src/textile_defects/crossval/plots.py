@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from textile_defects.evaluation.crossval_report import OutOfFold, confusion_counts, format_figure
+from textile_defects.crossval.scores import OutOfFold
 from textile_defects.evaluation.plots import confusion_png
+from textile_defects.stats.metrics import confusion_counts
+from textile_defects.stats.proportions import format_figure
 
 FOREST_FIGURES: tuple[tuple[str, str], ...] = (("f1_macro", "F1 macro"), ("defect_recall", "defect recall"))
 _DPI = 100
@@ -37,7 +39,7 @@ def forest_png(
 ) -> bytes:
     """Each model's seed mean (dot), interval (bar) and single seeds (grey ticks), one panel per figure.
 
-    ``report`` is :func:`~textile_defects.evaluation.crossval_report.crossval_report`'s
+    ``report`` is :func:`~textile_defects.crossval.figures.crossval_report`'s
     output. Bars that overlap are differences within noise.
     """
     models = list(report)
@@ -56,7 +58,7 @@ def forest_png(
             seeds = [value for value in seeds if value is not None]
             axes.plot(seeds, [row] * len(seeds), "|", color="grey", markersize=12)
             axes.plot(entry["mean"], row, "o", color="C3", markersize=7, zorder=3)
-            axes.annotate(format_figure({k: v for k, v in entry.items() if k not in ("k", "n")}, digits=2),
+            axes.annotate(format_figure(entry, digits=2, with_counts=False),
                           (1.02, row), xycoords=("axes fraction", "data"), va="center", fontsize=8, annotation_clip=False)
         axes.set_yticks(rows, models)
         axes.set_xlim(-0.02, 1.02)

@@ -19,8 +19,8 @@ import torch
 
 from textile_defects.data.images import prepare_image
 from textile_defects.data.loading import to_model_input
-from textile_defects.devices import DeviceSetup
 from textile_defects.errors import DataError
+from textile_defects.runtime.devices import DeviceSetup
 from textile_defects.utils.logs import progress
 from textile_defects.utils.params import available_cores
 

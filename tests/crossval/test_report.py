@@ -11,22 +11,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from textile_defects.crossval.scores import scores_csv
+from textile_defects.crossval.compare import compare, comparison_table
+from textile_defects.crossval.figures import confusion_csv, crossval_report, run_metrics, seed_spread
+from textile_defects.crossval.plots import forest_png, pooled_confusion_png
+from textile_defects.crossval.scores import OutOfFold, load_scores, scores_csv
 from textile_defects.errors import DataError
-from textile_defects.evaluation.crossval_plots import forest_png, pooled_confusion_png
-from textile_defects.evaluation.crossval_report import (
-    OutOfFold,
-    compare,
-    comparison_table,
-    confusion_csv,
-    crossval_report,
-    f1_from_counts,
-    confusion_counts,
-    load_scores,
-    run_metrics,
-    seed_spread,
-)
-from textile_defects.evaluation.intervals import clopper_pearson
+from textile_defects.stats.intervals import clopper_pearson
+from textile_defects.stats.metrics import confusion_counts, f1_from_counts
 
 CLASSES = ("non_defect", "hole", "lycra_cut", "needle", "twoply")
 # 62 originals shaped like the built-in sample: 30 good, 8 of each defect.

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import beta
 
-from textile_defects.evaluation.intervals import (
+from textile_defects.stats.intervals import (
     clopper_pearson,
     cluster_bootstrap,
     proportion,

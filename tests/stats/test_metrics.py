@@ -9,8 +9,8 @@ import pytest
 from sklearn.metrics import f1_score
 
 from textile_defects.errors import DataError
-from textile_defects.history import HISTORY_COLUMNS, TRAIN_COLUMNS, history_row, read_history, write_history
-from textile_defects.metrics import EPOCH_METRICS, classification_metrics, epoch_metrics
+from textile_defects.stats.history import HISTORY_COLUMNS, TRAIN_COLUMNS, history_row, read_history, write_history
+from textile_defects.stats.metrics import EPOCH_METRICS, classification_metrics, epoch_metrics
 
 CLASSES = ("non_defect", "hole", "lycra_cut", "needle", "twoply")
 

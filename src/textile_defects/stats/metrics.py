@@ -7,7 +7,9 @@ from a batch, a validation set or a fold counts as F1 0 instead of silently
 leaving the average, so scores over sets with different class coverage
 compare. With a handful of defect photos a point estimate alone misleads, so
 the binary figures carry exact (Clopper-Pearson) confidence intervals, from
-:mod:`textile_defects.evaluation.intervals`.
+:mod:`textile_defects.stats.intervals`. :func:`confusion_counts` and
+:func:`f1_from_counts` are the same F1 without scikit-learn's input checks,
+for the bootstraps that recompute it thousands of times.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-from textile_defects.evaluation.intervals import proportion
+from textile_defects.stats.intervals import proportion
 
 EPOCH_METRICS: tuple[str, ...] = ("loss", "accuracy", "f1_macro", "f1_weighted")
 """What :func:`epoch_metrics` returns, in this order (the training history's columns)."""
@@ -43,6 +45,38 @@ def epoch_metrics(targets: np.ndarray, predictions: np.ndarray, num_classes: int
     return {"loss": float(loss), "accuracy": float(accuracy_score(targets, predictions)), "f1_macro": macro, "f1_weighted": weighted}
 
 
+def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """(C, C) counts, rows actual, columns predicted."""
+    flat = np.bincount(np.asarray(y_true) * num_classes + np.asarray(y_pred), minlength=num_classes * num_classes)
+    return flat.reshape(num_classes, num_classes)
+
+
+def f1_from_counts(counts: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Per-class F1, F1 macro over EVERY class and F1 weighted, from (C, C) counts.
+
+    Equal to scikit-learn's ``f1_score(labels=range(C), zero_division=0)``
+    (tested), without its input checks: the bootstrap calls it thousands of times.
+    """
+    correct = np.diag(counts).astype(float)
+    support = counts.sum(axis=1)
+    predicted = counts.sum(axis=0)
+    denominator = support + predicted
+    per_class = np.divide(2.0 * correct, denominator, out=np.zeros_like(correct), where=denominator > 0)
+    weighted = float(per_class @ support / support.sum()) if support.sum() else 0.0
+    return per_class, float(per_class.mean()), weighted
+
+
+def binary_masks(y_true: np.ndarray, y_pred: np.ndarray, good_index: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per defect-vs-good figure, (success mask, trial mask) over the rows; defect = any class but the good one."""
+    actual = np.asarray(y_true) != good_index
+    called = np.asarray(y_pred) != good_index
+    return {
+        "defect_recall": (actual & called, actual),
+        "specificity": (~actual & ~called, ~actual),
+        "defect_precision": (actual & called, called),
+    }
+
+
 def defect_vs_good(
     y_true: np.ndarray, y_pred: np.ndarray, good_index: int, confidence: float = 0.95
 ) -> dict[str, Any]:
@@ -54,21 +88,16 @@ def defect_vs_good(
     (tp, fn, tn, fp) and defect recall (sensitivity), specificity and defect
     precision, each with its exact interval at ``confidence``.
     """
-    actual_defect = np.asarray(y_true) != good_index
-    predicted_defect = np.asarray(y_pred) != good_index
-    tp = int(np.sum(actual_defect & predicted_defect))
-    fn = int(np.sum(actual_defect & ~predicted_defect))
-    tn = int(np.sum(~actual_defect & ~predicted_defect))
-    fp = int(np.sum(~actual_defect & predicted_defect))
+    masks = binary_masks(y_true, y_pred, good_index)
+    found, defects = (int(mask.sum()) for mask in masks["defect_recall"])
+    passed, goods = (int(mask.sum()) for mask in masks["specificity"])
     return {
         "confidence": confidence,
-        "tp": tp,
-        "fn": fn,
-        "tn": tn,
-        "fp": fp,
-        "defect_recall": proportion(tp, tp + fn, confidence),
-        "specificity": proportion(tn, tn + fp, confidence),
-        "defect_precision": proportion(tp, tp + fp, confidence),
+        "tp": found,
+        "fn": defects - found,
+        "tn": passed,
+        "fp": goods - passed,
+        **{name: proportion(int(hit.sum()), int(trial.sum()), confidence) for name, (hit, trial) in masks.items()},
     }
 
 
