@@ -16,12 +16,12 @@ import numpy as np
 from textile_defects.crossval.folds import FOLDS_NAME
 from textile_defects.crossval.scores import load_scores, read_plan
 from textile_defects.data.manifest import read_manifest
-from textile_defects.detectors import GateScores, classifier_detection
+from textile_defects.decision.detectors import GateScores, classifier_detection
 from textile_defects.evaluation.report import roc_csv
 from textile_defects.gate import metrics
 from textile_defects.gate.heatmap import write_sheet
+from textile_defects.gate.localisation import load_maps, localisation_figures, read_masks, sheet_frames
 from textile_defects.gate.report import read_gate_scores
-from textile_defects.localisation import load_maps, localisation_figures, read_masks, sheet_frames
 from textile_defects.utils.atomic import atomic_write_json, atomic_write_text
 from textile_defects.utils.params import SectionReader
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser

@@ -10,10 +10,11 @@ With a gate (``--gate``; by default ``gate.pt`` beside the ``--model``
 checkpoint when it exists, e.g. ``models/gate.pt``; ``--gate none`` to score
 with the classifier alone) the prediction has two stages: a frame is
 defective when the gate's anomaly score is above its threshold or the
-classifier's most probable class is a defect (:mod:`textile_defects.gate_or_classifier`;
+classifier's most probable class is a defect (:mod:`textile_defects.decision.gate_or_classifier`;
 they miss different defects, docs/holdout.md), and the classifier names the
 defect among the defective frames. ``--rule gate`` lets the gate alone decide
-(gate-then-classifier, :mod:`textile_defects.two_stage`). The row then also holds the anomaly score, the
+(gate-then-classifier, :mod:`textile_defects.decision.two_stage`); both rules are
+:func:`textile_defects.decision.rules.decide`. The row then also holds the anomaly score, the
 gate's threshold and the classifier's own answer; ``--heatmaps DIR`` writes
 each frame with its patch-score heatmap overlaid. A folder is searched recursively for .jpg, .jpeg and .png files
 (any letter case). A file that cannot be read gets a row with an ``error``
@@ -39,13 +40,12 @@ from pathlib import Path
 import numpy as np
 
 from textile_defects.data.images import has_supported_suffix, is_ignored_name, prepare_image
+from textile_defects.decision.rules import RULES, decide
 from textile_defects.errors import ConfigError, DataError
-from textile_defects.gate_or_classifier import gate_or_classifier
 from textile_defects.models.checkpoint import load_checkpoint
 from textile_defects.runtime.allocator import keep_freed_memory
 from textile_defects.runtime.devices import resolve_device
 from textile_defects.runtime.inference import ImagePrediction, predict_files
-from textile_defects.two_stage import two_stage_labels
 from textile_defects.utils.atomic import atomic_write_text
 from textile_defects.utils.params import DEVICES
 from textile_defects.utils.stage import run_stage
@@ -54,10 +54,6 @@ log = logging.getLogger("textile_defects.predict")
 
 GATE_FILE = "gate.pt"
 """The gate used by default: this file beside the classifier checkpoint (train_gate writes models/gate.pt)."""
-
-
-RULES = ("gate_or_classifier", "gate")
-"""Who decides defective with a gate: the gate or the classifier (the default, docs/holdout.md), or the gate alone."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,10 +114,7 @@ def predictions_csv(
     labels = np.array([int(p.probabilities.argmax()) for p in read], dtype=np.int64)
     if gate is not None and read:
         probabilities = np.stack([p.probabilities for p in read])
-        verdict = gate.defective
-        if gate.rule == "gate_or_classifier":
-            verdict = gate_or_classifier(verdict, probabilities, classes, good_class)
-        labels = two_stage_labels(probabilities, verdict, classes, good_class)
+        _, labels = decide(gate.rule, gate.defective, probabilities, classes, good_class)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["path", "predicted", "confidence", "defective", *gate_columns, *(f"p_{name}" for name in classes), "error"])

@@ -1,4 +1,4 @@
-"""The gate's CV files and the gate-then-classifier figures."""
+"""The gate's CV score files."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 
 from textile_defects.errors import DataError
-from textile_defects.gate.report import gate_scores_csv, gate_then_classifier, read_gate_scores
-
-CLASSES = ["non_defect", "hole", "needle"]
+from textile_defects.gate.report import gate_scores_csv, read_gate_scores
 
 
 def test_gate_scores_round_trip_and_are_checked_against_the_plan(tmp_path: Path) -> None:
@@ -28,12 +26,3 @@ def test_gate_scores_round_trip_and_are_checked_against_the_plan(tmp_path: Path)
     with pytest.raises(DataError, match="fold plan"):
         read_gate_scores([path], {"a": ("non_defect", 0), "b": ("hole", 1), "c": ("hole", 1)})
 
-
-def test_gate_then_classifier_names_the_type_among_what_the_gate_rejects() -> None:
-    labels = ["non_defect", "hole", "needle", "needle"]
-    gate_verdict = np.array([True, True, True, False])
-    # The classifier calls the hole good (p_good highest) but its best defect class is hole: counted right.
-    probabilities = np.array([[0.9, 0.05, 0.05], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8]])
-    result = gate_then_classifier(labels, gate_verdict, probabilities, CLASSES, "non_defect", 0.95)
-    accuracy = result["defect_type_accuracy_among_found"]
-    assert (accuracy["successes"], accuracy["trials"]) == (1, 2)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textile_defects.detectors import GateScores
+from textile_defects.decision.detectors import GateScores
 from textile_defects.holdout.heatmaps import SHEET_TILES, heatmap_sheets
 
 

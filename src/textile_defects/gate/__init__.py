@@ -13,5 +13,7 @@ Modules: :mod:`~textile_defects.gate.features` (encoder -> patch features),
 :mod:`~textile_defects.gate.model` (building and scoring a gate),
 :mod:`~textile_defects.gate.checkpoint` (the self-describing file),
 :mod:`~textile_defects.gate.heatmap` (overlays for people),
-:mod:`~textile_defects.gate.metrics` (evaluation figures).
+:mod:`~textile_defects.gate.metrics` (evaluation figures),
+:mod:`~textile_defects.gate.localisation` (its patch maps against defect masks),
+:mod:`~textile_defects.gate.report` (its out-of-fold score files and detection figures).
 """

@@ -1,16 +1,12 @@
-"""The gate's cross-validated evaluation: the gate, each classifier alone, and gate-then-classifier.
+"""The gate's out-of-fold score files, and the detection figures of any defective-or-good score.
 
-Inputs are the CV contract's out-of-fold files: ``gate_fold<k>.csv`` (the
-gate's score and verdict for each original its fold scores) and the
-classifiers' ``<model>[_seed<s>]_fold<k>.csv``. Every original is scored once,
-by models that never saw it, so the figures count originals and carry exact
-intervals.
-
-- gate: score = anomaly score, verdict = above the gate's own threshold;
-- classifier alone: score = 1 - p_good, verdict = predicted class != good;
-- gate-then-classifier: the gate's verdict decides defective or good (so its
-  ROC is the gate's), the classifier names the defect type of what the gate
-  rejects (the type accuracy among found defects is reported).
+``gate_fold<k>.csv`` (the CV contract) holds the gate's score and verdict for
+each original its fold scores: score = anomaly score, verdict = above the
+gate's own threshold. Every original is scored once, by a gate that never saw
+it, so the figures count originals and carry exact intervals.
+:func:`score_figures` scores the gate, and any other detector given as a score
+and a verdict (the classifiers and the decision rules,
+:mod:`textile_defects.decision.detectors`).
 """
 
 from __future__ import annotations
@@ -19,17 +15,12 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from textile_defects.errors import DataError
 from textile_defects.gate import metrics
-from textile_defects.stats.proportions import counted
-from textile_defects.two_stage import two_stage_labels
-
-if TYPE_CHECKING:  # only the type: cv_gate writes gate files without the CV report's modules
-    from textile_defects.crossval.scores import OutOfFold
 
 GATE_COLUMNS = ("original_id", "label", "fold", "anomaly_score", "threshold", "defective")
 SPECIFICITIES = (0.90, 0.95)
@@ -82,22 +73,3 @@ def score_figures(defective: np.ndarray, scores: np.ndarray, verdict: np.ndarray
         "operating_point": metrics.operating_point(defective, verdict, confidence),
         "per_class_recall": metrics.per_class_recall(labels, verdict, good_class, confidence),
     }
-
-
-def classifier_arrays(run: OutOfFold, order: Sequence[str], classes: Sequence[str], good_class: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(1 - p_good, predicted != good, probabilities (N, C)) of one out-of-fold run, rows in ``order``."""
-    good = list(classes).index(good_class)
-    position = {original: i for i, original in enumerate(run.original_ids)}
-    index = np.array([position[original] for original in order])
-    return 1.0 - run.probabilities[index, good], run.y_pred[index] != good, run.probabilities[index]
-
-
-def gate_then_classifier(
-    labels: Sequence[str], gate_verdict: np.ndarray, probabilities: np.ndarray, classes: Sequence[str], good_class: str, confidence: float
-) -> dict[str, Any]:
-    """Type accuracy of the classifier among defects the gate rejects, named by predict's own rule (two_stage_labels)."""
-    named = np.array(classes)[two_stage_labels(probabilities, gate_verdict, classes, good_class)]
-    labels = np.asarray(labels)
-    found = np.asarray(gate_verdict, dtype=bool) & (labels != good_class)
-    right = int((named[found] == labels[found]).sum())
-    return {"defect_type_accuracy_among_found": counted(right, int(found.sum()), confidence)}

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from textile_defects.detectors import GateScores
+from textile_defects.decision.detectors import GateScores
 from textile_defects.gate.heatmap import write_sheet
-from textile_defects.localisation import sheet_frames
+from textile_defects.gate.localisation import sheet_frames
 
 SHEET_TILES = 16
 """At most this many frames per heatmap sheet (4 x 4 at 320 px)."""

@@ -30,14 +30,14 @@ from textile_defects.crossval.figures import crossval_report
 from textile_defects.crossval.plots import forest_png, pooled_confusion_png
 from textile_defects.crossval.scores import load_scores
 from textile_defects.data.manifest import read_manifest
-from textile_defects.detectors import GateScores, classifier_detection
+from textile_defects.decision.detectors import GateScores, classifier_detection
 from textile_defects.errors import DataError
 from textile_defects.evaluation.report import roc_csv
 from textile_defects.gate import metrics
+from textile_defects.gate.localisation import load_maps, localisation_figures, read_masks
 from textile_defects.gate.report import SPECIFICITIES, read_gate_scores
 from textile_defects.holdout.heatmaps import SHEETS, heatmap_sheets, write_heatmaps
 from textile_defects.holdout.paired import paired_at_specificity
-from textile_defects.localisation import load_maps, localisation_figures, read_masks
 from textile_defects.stats.proportions import format_counts, format_figure
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 
@@ -135,7 +135,7 @@ def holdout_report(
     intervals on recall and specificity); detection figures are the gate
     report's (AUROC, recall at each specificity, the stored decision), for the
     gate, each classifier's 1 - p_good, the probe, and each gate-or-classifier
-    (:mod:`textile_defects.gate_or_classifier`); gate-then-classifier's type
+    (:mod:`textile_defects.decision.gate_or_classifier`); gate-then-classifier's type
     accuracy among the defects the gate finds; paired exact McNemar tests of
     the gate against each classifier, and of each gate-or-classifier against
     its classifier alone and the gate alone, at the same specificity.

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from textile_defects.crossval.scores import OutOfFold
-from textile_defects.detectors import GateScores, classifier_detection
+from textile_defects.decision.detectors import GateScores, classifier_detection, type_accuracy
+from textile_defects.decision.rules import decide
 
 CLASSES = ("non_defect", "hole", "needle")
 
@@ -56,3 +57,13 @@ def test_each_classifier_is_scored_alone_after_the_gate_and_or_ed_with_it() -> N
     assert found.gate_or["per_class_recall"]["needle"]["successes"] == 1
     assert np.array_equal(found.combined > 0, [True, True, True, False, False, False, False, True])
     assert found.scores == pytest.approx([0.9, 0.1, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1])
+
+
+def test_gate_then_classifier_names_the_type_among_what_the_gate_rejects() -> None:
+    labels = ["non_defect", "hole", "needle", "needle"]
+    gate_verdict = np.array([True, True, True, False])
+    # The classifier calls the hole good (p_good highest) but its best defect class is hole: counted right.
+    probabilities = np.array([[0.9, 0.05, 0.05], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8]])
+    defective, named = decide("gate", gate_verdict, probabilities, CLASSES, "non_defect")
+    accuracy = type_accuracy(labels, defective, named, CLASSES, "non_defect", 0.95)["defect_type_accuracy_among_found"]
+    assert (accuracy["successes"], accuracy["trials"]) == (1, 2)

@@ -7,7 +7,7 @@ classifiers name confidently, and the classifiers' misses mostly two-ply bands,
 which the gate finds (docs/holdout.md). The rule has nothing to tune: each
 detector keeps its own decision (the gate its stored threshold, the classifier
 its argmax), and the classifier names the type of a defective frame exactly as
-in gate-then-classifier (:func:`textile_defects.two_stage.two_stage_labels`,
+in gate-then-classifier (:func:`textile_defects.decision.two_stage.two_stage_labels`,
 given this verdict).
 
 :func:`combined_scores` turns the rule into one number per frame, for ROC

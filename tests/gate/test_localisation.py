@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from textile_defects.errors import DataError
-from textile_defects.localisation import find_mask, interior_map, localisation_figures, read_masks
+from textile_defects.gate.localisation import find_mask, interior_map, localisation_figures, read_masks
 
 from tests.helpers.gate import write_png
 

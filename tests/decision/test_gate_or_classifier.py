@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from textile_defects.gate_or_classifier import combined_scores, gate_or_classifier
+from textile_defects.decision.gate_or_classifier import combined_scores, gate_or_classifier
+from textile_defects.decision.two_stage import two_stage_labels
 from textile_defects.predict import main, predict
-from textile_defects.two_stage import two_stage_labels
 
 from tests.helpers.evaluation import tiny_checkpoint
 from tests.helpers.gate import tiny_gate_and_photos

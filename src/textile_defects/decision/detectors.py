@@ -2,9 +2,10 @@
 
 The CV's gate report and the hold-out report score the same detectors from
 the same files (the gate's scores, each classifier's probabilities), so they
-share this: for each classifier, the classifier alone, gate-then-classifier
-(the gate decides, the classifier names the type) and gate-or-classifier
-(either decides, :mod:`textile_defects.gate_or_classifier`).
+share this: for each classifier, the classifier alone, and each rule of
+:mod:`textile_defects.decision.rules` applied as predict applies it:
+gate-then-classifier (the gate decides, the classifier names the type) and
+gate-or-classifier (either decides).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from textile_defects.gate.report import classifier_arrays, gate_then_classifier, score_figures
-from textile_defects.gate_or_classifier import combined_scores, gate_or_classifier
+from textile_defects.decision.gate_or_classifier import combined_scores
+from textile_defects.decision.rules import decide
+from textile_defects.gate.report import score_figures
+from textile_defects.stats.proportions import counted
 
 if TYPE_CHECKING:
     from textile_defects.crossval.scores import OutOfFold
@@ -57,7 +60,7 @@ class ClassifierDetection:
     """One classifier's detection figures, and the per-original scores behind its ROC curves.
 
     ``alone`` and ``gate_or`` are :func:`~textile_defects.gate.report.score_figures`
-    blocks (``gate_or`` also holds the type accuracy among what it finds);
+    blocks (``gate_or`` also holds the :func:`type_accuracy` of what it finds);
     ``gate_then`` is gate-then-classifier's type accuracy (its detection is the gate's).
     """
 
@@ -68,20 +71,38 @@ class ClassifierDetection:
     combined: np.ndarray
 
 
+def classifier_arrays(run: OutOfFold, order: Sequence[str], classes: Sequence[str], good_class: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(1 - p_good, predicted != good, probabilities (N, C)) of one out-of-fold run, rows in ``order``."""
+    good = list(classes).index(good_class)
+    position = {original: i for i, original in enumerate(run.original_ids)}
+    index = np.array([position[original] for original in order])
+    return 1.0 - run.probabilities[index, good], run.y_pred[index] != good, run.probabilities[index]
+
+
+def type_accuracy(
+    labels: Sequence[str], defective: np.ndarray, named: np.ndarray, classes: Sequence[str], good_class: str, confidence: float
+) -> dict[str, Any]:
+    """How many of the defect photos a rule calls defective it names right (``named``: class indices, from :func:`decide`)."""
+    labels = np.asarray(labels)
+    names = np.asarray(classes)[named]
+    found = np.asarray(defective, dtype=bool) & (labels != good_class)
+    return {"defect_type_accuracy_among_found": counted(int((names[found] == labels[found]).sum()), int(found.sum()), confidence)}
+
+
 def classifier_detection(
     gate: GateScores, run: OutOfFold, classes: Sequence[str], good_class: str, confidence: float
 ) -> ClassifierDetection:
     """The classifier ``run`` alone (1 - p_good, argmax), after the gate, and or-ed with the gate."""
     scores, verdict, probabilities = classifier_arrays(run, gate.order, classes, good_class)
-    either = gate_or_classifier(gate.verdict, probabilities, classes, good_class)
+    gate_alone, gate_named = decide("gate", gate.verdict, probabilities, classes, good_class)
+    either, either_named = decide("gate_or_classifier", gate.verdict, probabilities, classes, good_class)
     combined = combined_scores(gate.scores, gate.thresholds, probabilities, classes, good_class)
     return ClassifierDetection(
         alone=score_figures(gate.defective, scores, verdict, gate.labels, good_class, confidence),
-        gate_then=gate_then_classifier(gate.labels, gate.verdict, probabilities, classes, good_class, confidence),
+        gate_then=type_accuracy(gate.labels, gate_alone, gate_named, classes, good_class, confidence),
         gate_or={
             **score_figures(gate.defective, combined, either, gate.labels, good_class, confidence),
-            # The type of each found defect is named as in gate-then-classifier, given this verdict.
-            **gate_then_classifier(gate.labels, either, probabilities, classes, good_class, confidence),
+            **type_accuracy(gate.labels, either, either_named, classes, good_class, confidence),
         },
         scores=scores,
         combined=combined,
