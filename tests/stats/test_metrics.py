@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score
+from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from textile_defects.errors import DataError
 from textile_defects.stats.history import HISTORY_COLUMNS, TRAIN_COLUMNS, history_row, read_history, write_history
-from textile_defects.stats.metrics import EPOCH_METRICS, classification_metrics, epoch_metrics
+from textile_defects.stats.metrics import EPOCH_METRICS, classification_metrics, confusion_counts, epoch_metrics, f1_from_counts
 
 CLASSES = ("non_defect", "hole", "lycra_cut", "needle", "twoply")
 
@@ -62,3 +62,15 @@ def test_history_refuses_rows_that_do_not_match_and_files_without_epochs(tmp_pat
         read_history(tmp_path / "bad.csv")
     with pytest.raises(DataError, match="not found"):
         read_history(tmp_path / "missing.csv")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_f1_from_counts_is_sklearn_over_every_class(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    y_true = rng.integers(0, 4, 40)  # class 4 never occurs: it must count as F1 0 in the macro average
+    y_pred = rng.integers(0, 5, 40)
+    per_class, macro, weighted = f1_from_counts(confusion_counts(y_true, y_pred, 5))
+    labels = list(range(5))
+    assert macro == pytest.approx(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+    assert weighted == pytest.approx(f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0))
+    assert per_class == pytest.approx(precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)[2])

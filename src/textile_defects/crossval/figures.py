@@ -20,7 +20,7 @@ import numpy as np
 from textile_defects.crossval.scores import OutOfFold
 from textile_defects.evaluation.report import round_floats
 from textile_defects.stats.intervals import cluster_bootstrap
-from textile_defects.stats.metrics import binary_masks, confusion_counts, f1_from_counts
+from textile_defects.stats.metrics import binary_masks, checked_labels, confusion_counts, f1_from_counts
 from textile_defects.stats.proportions import CV_COUNTS, counted
 
 HEADLINE = ("f1_macro", "f1_weighted", "defect_recall", "specificity")
@@ -53,13 +53,10 @@ def run_metrics(
     A row is a prediction of one original; rows sharing an original (copies)
     are never counted as independent in any interval.
     """
-    if good_class not in classes:
-        raise ValueError(f"good class {good_class!r} is not one of the classes {list(classes)}")
-    y_true = np.asarray(y_true, dtype=np.int64)
-    y_pred = np.asarray(y_pred, dtype=np.int64)
+    y_true, y_pred = checked_labels(y_true, y_pred, classes, good_class)
     ids = np.asarray(original_ids, dtype=str)
-    if not (y_true.shape == y_pred.shape == ids.shape) or y_true.ndim != 1 or y_true.size == 0:
-        raise ValueError(f"need non-empty (N,) y_true, y_pred, original_ids; got {y_true.shape}, {y_pred.shape}, {ids.shape}")
+    if ids.shape != y_true.shape:
+        raise ValueError(f"need one original_id per prediction: {ids.shape} ids for {y_true.shape} predictions")
     size = len(classes)
     counts = confusion_counts(y_true, y_pred, size)
     per_class_f1, f1_macro, f1_weighted = f1_from_counts(counts)

@@ -2,12 +2,12 @@
 
 Functions return PNG bytes (the caller writes them atomically). Built with
 matplotlib's object-oriented API (no pyplot state, no display), like
-:mod:`textile_defects.evaluation.plots`, whose confusion matrix drawing is reused.
+:mod:`textile_defects.evaluation.plots`, whose confusion matrix drawing and
+PNG writer are reused.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,12 +15,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from textile_defects.crossval.scores import OutOfFold
-from textile_defects.evaluation.plots import confusion_png
+from textile_defects.evaluation.plots import confusion_png, png_bytes
 from textile_defects.stats.metrics import confusion_counts
 from textile_defects.stats.proportions import format_figure
 
 FOREST_FIGURES: tuple[tuple[str, str], ...] = (("f1_macro", "F1 macro"), ("defect_recall", "defect recall"))
-_DPI = 100
 
 
 def pooled_confusion_png(runs: Sequence[OutOfFold], classes: Sequence[str], scored_as: str = "out of fold") -> bytes:
@@ -65,11 +64,4 @@ def forest_png(
         axes.set_ylim(-0.6, len(models) - 0.4)
         axes.set_xlabel(title)
         axes.grid(axis="x", alpha=0.3)
-    return _png(figure)
-
-
-def _png(figure: Figure) -> bytes:
-    """The figure as PNG bytes without the matplotlib version stamp (stable across upgrades)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
-    return buffer.getvalue()
+    return png_bytes(figure)

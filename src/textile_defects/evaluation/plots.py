@@ -35,8 +35,8 @@ _CURVES: tuple[tuple[str, str, str, str], ...] = (
 _SPLITS: tuple[tuple[str, str, str], ...] = (("train", "train", "-"), ("val", "validation", "--"))
 
 
-def _png(figure: Figure) -> bytes:
-    """The figure as PNG bytes, without the matplotlib version stamp (stable across upgrades)."""
+def png_bytes(figure: Figure) -> bytes:
+    """The figure as PNG bytes, without the matplotlib version stamp (stable across upgrades); every report figure goes through it."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
     return buffer.getvalue()
@@ -72,7 +72,7 @@ def confusion_png(counts: np.ndarray, classes: Sequence[str], title: str) -> byt
     left, right = figure.subplots(1, 2)
     _matrix_panel(left, counts / max(int(counts.max()), 1), count_text, classes, "counts")
     _matrix_panel(right, normalised, ratio_text, classes, "row-normalised (recall)")
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def _thumbnail(path: str, width: int) -> np.ndarray:
@@ -99,7 +99,7 @@ def misclassified_png(predictions: SetPredictions, title: str, max_images: int, 
     if len(wrong) == 0:
         figure = Figure(figsize=(6, 1.2))
         figure.text(0.5, 0.5, heading, ha="center", va="center")
-        return _png(figure)
+        return png_bytes(figure)
     thumbs = [_thumbnail(str(predictions.paths[i]), thumb_width) for i in wrong]
     columns = min(4, len(thumbs))
     rows = math.ceil(len(thumbs) / columns)
@@ -119,7 +119,7 @@ def misclassified_png(predictions: SetPredictions, title: str, max_images: int, 
             color=_MISTAKE_COLOUR,
         )
         axes.text(0.5, -0.04, predictions.paths[index].name, transform=axes.transAxes, ha="center", va="top", fontsize=7)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 KEPT_BY = {"best_val": "best val F1 macro", "last": "last epoch"}
@@ -171,4 +171,4 @@ def training_curves_png(
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)
-    return _png(figure)
+    return png_bytes(figure)

@@ -45,6 +45,19 @@ def epoch_metrics(targets: np.ndarray, predictions: np.ndarray, num_classes: int
     return {"loss": float(loss), "accuracy": float(accuracy_score(targets, predictions)), "f1_macro": macro, "f1_weighted": weighted}
 
 
+def checked_labels(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str], good_class: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``y_true`` and ``y_pred`` as (N,) int64 arrays; a ValueError unless both are non-empty, of one length, and ``good_class`` is a class."""
+    if good_class not in classes:
+        raise ValueError(f"good class {good_class!r} is not one of the classes {list(classes)}")
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1 or y_true.size == 0:
+        raise ValueError(f"need two non-empty (N,) label arrays of equal length, got {y_true.shape} and {y_pred.shape}")
+    return y_true, y_pred
+
+
 def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
     """(C, C) counts, rows actual, columns predicted."""
     flat = np.bincount(np.asarray(y_true) * num_classes + np.asarray(y_pred), minlength=num_classes * num_classes)
@@ -115,12 +128,7 @@ def classification_metrics(
     ``f1_macro`` averages over every class, absent ones included (see the
     module docstring); ``f1_weighted`` weights by support.
     """
-    if good_class not in classes:
-        raise ValueError(f"good class {good_class!r} is not one of the classes {list(classes)}")
-    y_true = np.asarray(y_true, dtype=np.int64)
-    y_pred = np.asarray(y_pred, dtype=np.int64)
-    if y_true.shape != y_pred.shape or y_true.ndim != 1 or y_true.size == 0:
-        raise ValueError(f"need two non-empty (N,) label arrays of equal length, got {y_true.shape} and {y_pred.shape}")
+    y_true, y_pred = checked_labels(y_true, y_pred, classes, good_class)
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=list(range(len(classes))), zero_division=0
     )
