@@ -1,0 +1,126 @@
+"""What the type classifier sees of a frame: the gate's region and native-pixel windows around its peak.
+
+The whole-frame classifiers read the 1270x720 frame squeezed to 224x224, where
+a lycra cut or a needle line is a pixel or two. Here the gate (built from good
+photos only, so fair on any defect photo, training ones included) says where
+to look, and the evidence is taken there (:mod:`textile_defects.gate.regions`):
+
+- ``shape``: the region's shape cues (extent, aspect, fill, orientation, size);
+- ``window<side>``: the frozen ImageNet encoder's pooled features of a
+  ``side`` x ``side`` window of the stored frame around the peak, brought to
+  the encoder's own input by area averaging when larger (224 = native pixels);
+- ``frame``: the same encoder's features of the whole frame squeezed to its
+  input (what the linear probe reads), for comparison.
+
+No mask is read: a factory has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from textile_defects.data.images import prepare_image
+from textile_defects.errors import ConfigError
+from textile_defects.gate.features import normalise
+from textile_defects.gate.model import Gate
+from textile_defects.gate.regions import Region, crop, gate_region, shape_cues, window_box
+from textile_defects.models.registry import EncoderSpec
+from textile_defects.utils.logs import progress
+
+SHAPE = "shape"
+FRAME = "frame"
+WINDOW = "window"
+
+
+def window_part(side: int) -> str:
+    """The evidence part name of a ``side`` px window."""
+    return f"{WINDOW}{side}"
+
+
+def window_side(part: str) -> int | None:
+    """The window side of an evidence part name, None for another part."""
+    if part.startswith(WINDOW) and part[len(WINDOW):].isdigit():
+        return int(part[len(WINDOW):])
+    return None
+
+
+def check_parts(parts: Sequence[str], key: str = "naming.evidence") -> tuple[str, ...]:
+    """``parts`` validated: shape, frame or window<side> (side >= 32), at least one, no repeats."""
+    bad = [part for part in parts if part not in (SHAPE, FRAME) and (window_side(part) or 0) < 32]
+    if bad or not parts or len(set(parts)) != len(parts):
+        raise ConfigError(
+            f"{key}: got {list(parts)}; expected distinct parts among 'shape', 'frame' and 'window<side>' "
+            "(side in pixels >= 32, e.g. window224, window448)."
+        )
+    return tuple(parts)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One frame's evidence: its parts' feature vectors and the gate region they came from."""
+
+    parts: dict[str, np.ndarray]
+    region: Region
+    windows: dict[str, tuple[int, int, int, int]]
+    """The window box (x0, y0, x1, y1) of each window part, in frame pixels."""
+
+    def vector(self, parts: Sequence[str]) -> np.ndarray:
+        """The parts' features concatenated in ``parts`` order (float32)."""
+        return np.concatenate([self.parts[part] for part in parts]).astype(np.float32)
+
+
+class EvidenceExtractor:
+    """Computes :class:`Evidence` for frames: the gate's map, then windows through a frozen encoder.
+
+    ``encoder`` is a registry encoder (pooled features, any input size) with
+    its ``spec``; ``level`` is the region's rise (:func:`gate_region`).
+    """
+
+    def __init__(self, gate: Gate, encoder: torch.nn.Module, spec: EncoderSpec, parts: Sequence[str], level: float) -> None:
+        self.gate = gate
+        self.encoder = encoder.eval()
+        self.spec = spec
+        self.parts = check_parts(parts)
+        self.level = float(level)
+
+    @torch.inference_mode()
+    def _pooled(self, pixels: np.ndarray) -> np.ndarray:
+        side = self.spec.input_size
+        batch = normalise(pixels[None], self.spec.mean, self.spec.std)
+        if batch.shape[-2:] != (side, side) and (batch.shape[-1] > side or batch.shape[-2] > side):
+            batch = F.interpolate(batch, size=(side, side), mode="area")
+        return self.encoder(batch).flatten(1)[0].float().numpy()
+
+    def from_frame(self, frame: np.ndarray, patch_map: np.ndarray | None = None) -> Evidence:
+        """Evidence of one (H, W, 3) uint8 frame at the gate's size; ``patch_map`` when already computed."""
+        size = self.gate.image_size
+        if frame.shape[:2] != (size[1], size[0]):
+            raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}; the gate reads {size[0]}x{size[1]}")
+        scores = self.gate.patch_scores(frame) if patch_map is None else patch_map
+        region = gate_region(scores, size, self.gate.border_patches, self.level)
+        parts: dict[str, np.ndarray] = {}
+        windows: dict[str, tuple[int, int, int, int]] = {}
+        for part in self.parts:
+            if part == SHAPE:
+                parts[part] = shape_cues(region, size)
+            elif part == FRAME:
+                squeezed = F.interpolate(
+                    torch.from_numpy(np.array(frame, copy=True)).permute(2, 0, 1)[None].float(),
+                    size=(self.spec.input_size, self.spec.input_size), mode="area",
+                )[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()  # fmt: skip
+                parts[part] = self._pooled(squeezed)
+            else:
+                box = window_box(region.centre, size, int(window_side(part) or 0))
+                windows[part] = box
+                parts[part] = self._pooled(crop(frame, box))
+        return Evidence(parts=parts, region=region, windows=windows)
+
+    def from_files(self, paths: Iterable[Path], *, desc: str = "naming evidence") -> list[Evidence]:
+        """Evidence of image files, read through the project's one preprocessing at the gate's frame size."""
+        return [self.from_frame(prepare_image(path, self.gate.image_size)) for path in progress(list(paths), desc=desc, unit="img")]
