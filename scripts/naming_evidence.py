@@ -115,6 +115,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("data/naming_evidence"))
     parser.add_argument("--level", type=float, default=0.5)
     parser.add_argument("--c", type=float, default=1.0)
+    parser.add_argument("--extra-train", type=Path, action="append", default=[],
+                        help="dev: more training images (e.g. transplanted composites' manifest.csv); repeatable")
     parser.add_argument("--cv-scores", type=Path, default=Path("data/sweeps/report_post_baseline/defaults/scores"),
                         help="cv: out-of-fold classifier scores to compare with")
     args = parser.parse_args()
@@ -144,9 +146,13 @@ def main() -> None:
         if args.test_manifest is None:
             parser.error("dev needs the development draw's manifest")
         train = defect_rows(Path("data/augmented/train/manifest.csv"), good)
+        extra = [row for manifest in args.extra_train for row in defect_rows(manifest, good)]
         test = defect_rows(args.test_manifest, good)
-        evidence = load_evidence([p for p, _, _ in train + test], args.gate, params, args.cache, args.level)
+        evidence = load_evidence([p for p, _, _ in train + extra + test], args.gate, params, args.cache, args.level)
         named.update(name_with_variants(train, test, evidence, defects, args.c))
+        if extra:
+            with_extra = name_with_variants(train + extra, test, evidence, defects, args.c)
+            named.update({f"{name} + composites": answers for name, answers in with_extra.items()})
         truth = {original: label for _, label, original in test}
         for model in ("baseline", "post_baseline"):
             model_classes, probabilities = predict_checkpoint(Path(f"models/{model}.pt"), [p for p, _, _ in test], batch_size=16, device="cpu")
