@@ -6,9 +6,11 @@ runs the unit tests alone.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from tests.helpers.repo import make_tiny_repo, run
 
@@ -21,6 +23,39 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.is_relative_to(_HERE):
             item.add_marker(pytest.mark.slow)
+    if os.environ.get("PYTEST_XDIST_WORKER") is not None:
+        _long_files_first(items)
+
+
+def _long_files_first(items: list[pytest.Item]) -> None:
+    """Order the files for pytest-xdist's workers (``--dist loadfile`` hands them out in this order).
+
+    The end-to-end files, which take minutes each, start first, and the short
+    unit test files fill the gaps at the end. The first file that needs
+    :func:`reproduced_tiny_repo` leads, as its worker builds that repository;
+    the end-to-end files that do not need it follow, so the other workers have
+    work while it is built, then the rest. Every worker computes the same order.
+    """
+    users = {item.path for item in items if "reproduced_tiny_repo" in item.fixturenames}
+    builder = next((item.path for item in items if item.path in users), None)
+
+    def rank(item: pytest.Item) -> int:
+        if not item.path.is_relative_to(_HERE):
+            return 3
+        if item.path == builder:
+            return 0
+        return 2 if item.path in users else 1
+
+    items.sort(key=rank)
+
+
+def _reproduce(repo: Path) -> Path:
+    make_tiny_repo(repo)
+    run(["git", "tag", "before-repro"], repo)
+    run(["dvc", "repro"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", "reproduce tiny pipeline"], repo)
+    return repo
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +65,25 @@ def reproduced_tiny_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     The commit before ``dvc repro`` is tagged ``before-repro``. Shared by the
     end-to-end, reproduction and SSH modules, so never change it: take a
     :func:`~tests.helpers.repo.copy_of_repo`.
+
+    Under pytest-xdist the first worker to ask builds it in the session's
+    temporary root (the parent of every worker's own) while holding a lock;
+    the others wait for it and reuse it. A failed build is recorded there, so
+    the other workers fail at once with its message instead of building again.
     """
-    repo = make_tiny_repo(tmp_path_factory.mktemp("reproduced") / "repo")
-    run(["git", "tag", "before-repro"], repo)
-    run(["dvc", "repro"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-q", "-m", "reproduce tiny pipeline"], repo)
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return _reproduce(tmp_path_factory.mktemp("reproduced") / "repo")
+    session_root = tmp_path_factory.getbasetemp().parent
+    repo = session_root / "reproduced" / "repo"
+    done, failure = session_root / "reproduced.done", session_root / "reproduced.failed"
+    with FileLock(session_root / "reproduced.lock"):
+        if failure.is_file():
+            pytest.fail(f"another worker could not reproduce the tiny pipeline:\n{failure.read_text()}")
+        if not done.is_file():
+            try:
+                _reproduce(repo)
+            except BaseException as error:
+                failure.write_text(str(error))
+                raise
+            done.touch()
     return repo

@@ -30,7 +30,8 @@ import pytest
 import yaml
 
 from tests.helpers.repo import copy_of_repo, run, tool_env
-from tests.helpers.sshd import SshServer, find_sftp_server, find_sshd, running_sshd
+from tests.helpers import sshd as sshd_helpers
+from tests.helpers.sshd import SshServer, find_sftp_server, find_sshd, free_port, running_sshd
 
 
 # Files in the fault-injection project: enough that a cut push leaves most of them to go.
@@ -149,6 +150,21 @@ def object_path(remote_dir: Path, content: bytes) -> Path:
     """Where a DVC 3 remote stores a file with these bytes."""
     digest = hashlib.md5(content).hexdigest()
     return remote_dir / "files" / "md5" / digest[:2] / digest[2:]
+
+
+# --- the test server -----------------------------------------------------------
+
+
+def test_a_server_whose_port_was_taken_in_between_starts_on_another(
+    tmp_path: Path, sshd_executable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two test workers can draw the same free port before either server binds it."""
+    with running_sshd(tmp_path / "first", sshd_executable) as first:
+        draws = iter([first.port])
+        monkeypatch.setattr(sshd_helpers, "free_port", lambda: next(draws, None) or free_port())
+        with running_sshd(tmp_path / "second", sshd_executable) as second:
+            assert second.port != first.port
+            assert f"Server listening on 127.0.0.1 port {second.port}." in second.log()
 
 
 # --- the pipeline, shared through the server ---------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -36,6 +37,12 @@ _SFTP_SERVER_LOCATIONS = ("/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/
 _GATE_SCRIPT = Path(__file__).with_name("sftp_gate.py")
 _START_TIMEOUT_S = 20.0
 _STOP_TIMEOUT_S = 10.0
+# Ports for servers: below Linux's default ephemeral range (32768-60999), so no
+# outgoing connection is handed one while the server is down; drawn at random,
+# so parallel test workers (pytest-xdist) rarely draw the same one. When they
+# do, or anything else binds it first, ``start`` draws another.
+_SERVER_PORTS = (20000, 32767)
+_PORT_ATTEMPTS = 5
 
 
 def find_sshd() -> str | None:
@@ -51,10 +58,16 @@ def find_sshd() -> str | None:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A random TCP port on 127.0.0.1, out of the ephemeral range, that nothing is bound to right now."""
+    draw = random.SystemRandom()
+    while True:
+        port = draw.randint(*_SERVER_PORTS)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def _alive(pid: int) -> bool:
@@ -140,6 +153,7 @@ class SshServer:
 
     ``start`` may be called again after ``stop``/``kill`` (same port, same
     keys), which is how tests model a server that crashed and came back.
+    Only the first start moves to another port when its own was taken.
     With ``gated=True`` SFTP goes through an :class:`SftpGate` (``gate``).
     """
 
@@ -155,12 +169,17 @@ class SshServer:
         self.log_path = workdir / "sshd.log"
         self._config = workdir / "sshd_config"
         self._process: subprocess.Popen[bytes] | None = None
+        self._started = False
         workdir.mkdir(parents=True, exist_ok=True)
-        self._write_keys_and_config()
+        self._write_keys()
+        self._write_config()
 
-    def _write_keys_and_config(self) -> None:
-        host_key = self.workdir / "host_ed25519"
-        for key in (host_key, self.client_key):
+    @property
+    def _host_key(self) -> Path:
+        return self.workdir / "host_ed25519"
+
+    def _write_keys(self) -> None:
+        for key in (self._host_key, self.client_key):
             subprocess.run(
                 ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "dvc-remote-test", "-f", str(key)],
                 check=True,
@@ -169,14 +188,16 @@ class SshServer:
         authorized = self.workdir / "authorized_keys"
         shutil.copyfile(self.client_key.with_suffix(".pub"), authorized)
         authorized.chmod(0o600)
+
+    def _write_config(self) -> None:
         self._config.write_text(
             "\n".join(
                 [
                     f"ListenAddress {self.host}",
                     f"Port {self.port}",
-                    f"HostKey {host_key}",
+                    f"HostKey {self._host_key}",
                     f"PidFile {self.workdir / 'sshd.pid'}",
-                    f"AuthorizedKeysFile {authorized}",
+                    f"AuthorizedKeysFile {self.workdir / 'authorized_keys'}",
                     f"AllowUsers {self.user}",
                     "PubkeyAuthentication yes",
                     "PasswordAuthentication no",
@@ -222,12 +243,35 @@ class SshServer:
         """What sshd wrote so far (it logs to stderr with ``-e``)."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def _log_since(self, offset: int) -> str:
+        with self.log_path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
+
     def start(self) -> None:
-        """Start sshd and wait until it answers with an SSH banner on its port."""
+        """Start sshd and wait until it listens on its port and answers with an SSH banner.
+
+        The first start draws another port while its own turns out taken (by
+        another test worker's server, say); a restart keeps its port, which
+        its clients already know.
+        """
         if self.pid is not None:
             raise RuntimeError(f"sshd is already running (pid {self.pid})")
         if os.geteuid() == 0:
             _PRIVSEP_DIR.mkdir(mode=0o755, exist_ok=True)
+        attempts = 1 if self._started else _PORT_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            if self._launch():
+                self._started = True
+                return
+            if attempt < attempts:
+                self.port = free_port()
+                self._write_config()
+        raise RuntimeError(f"sshd found its port taken {attempts} time(s), lastly {self.host}:{self.port}:\n{self.log()}")
+
+    def _launch(self) -> bool:
+        """Run sshd and wait until it listens: True, or False when its port was taken."""
+        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 [self.sshd, "-D", "-e", "-f", str(self._config)],
@@ -238,19 +282,19 @@ class SshServer:
         deadline = time.monotonic() + _START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
+                if "Address already in use" in self._log_since(log_start):
+                    self._process = None
+                    return False
                 raise RuntimeError(f"sshd exited with {self._process.returncode} at start-up:\n{self.log()}")
-            if self._answers_ssh():
-                return
+            # The log line proves that this sshd holds the port; the banner, that it serves.
+            if f"Server listening on {self.host} port {self.port}." in self._log_since(log_start) and self._answers_ssh():
+                return True
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"sshd did not answer on {self.host}:{self.port} within {_START_TIMEOUT_S} s:\n{self.log()}")
 
     def _answers_ssh(self) -> bool:
-        """True when the port accepts a connection and greets with an SSH banner.
-
-        Checking the banner, not just the connect, makes sure it is our sshd
-        that listens and not something that took the port in between.
-        """
+        """True when the port accepts a connection and greets with an SSH banner."""
         try:
             with socket.create_connection((self.host, self.port), timeout=1.0) as conn:
                 return conn.recv(64).startswith(b"SSH-2.0-")

@@ -1,0 +1,28 @@
+"""Settings for the whole test session."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from textile_defects.utils.params import available_cores
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # pyproject.toml's addopts start pytest-xdist's workers. With "-p no:xdist" nothing
+    # would know those options and pytest would refuse to start: accept them, run here.
+    if not pluginmanager.has_plugin("xdist"):
+        group = parser.getgroup("xdist", "pytest-xdist is disabled (-p no:xdist)")
+        group.addoption("--numprocesses", help="ignored: pytest-xdist is disabled")
+        group.addoption("--dist", help="ignored: pytest-xdist is disabled")
+
+
+def pytest_configure() -> None:
+    # Under pytest-xdist, every worker gets its share of the cores for torch's (OpenMP's)
+    # threads, in its own process and in the dvc and stage processes it starts: workers
+    # that each start as many threads as there are cores spend their time waiting on
+    # each other's (docs/results.md, "Measured"). An OMP_NUM_THREADS already set is kept.
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, available_cores() // int(workers))))
