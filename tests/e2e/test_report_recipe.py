@@ -36,8 +36,10 @@ def recipe_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_each_model_trains_with_the_recipes_switches_and_is_evaluated(recipe_repo: Path, variant: str) -> None:
     section = read_recipe(RECIPE)[f"train_{variant}"]
     _, meta = load_checkpoint(recipe_repo / f"models/{variant}.pt")
-    for key in ("head", "classifier", "loss", "loss_weighting", "sampler", "balance_combine", "selection"):
-        assert meta["params"][key] == section[key], key
+    # Training keys as the stage read them; the architecture's keys in the model's config.
+    recorded = {**meta["params"][f"train_{variant}"], **meta["model"]}
+    for key in ("head", "classifier", "loss", "loss_weighting", "sampler", "balance_combine", "selection", "unfreeze_last_n"):
+        assert recorded[key] == section[key], key
     with (recipe_repo / f"reports/train/{variant}_history.csv").open() as handle:
         history = list(csv.DictReader(handle))
     assert len(history) >= 2, "the tiny schedule unfreezes after epoch 1: both phases must run"
