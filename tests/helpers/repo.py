@@ -9,7 +9,6 @@ The end-to-end fixtures built on it are in ``tests/e2e/conftest.py``.
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 import subprocess
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from textile_defects.experiments.recipe import apply as apply_recipe
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
@@ -65,14 +66,8 @@ TINY_TRAIN: dict[str, Any] = {
 
 
 def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``overrides`` merged in, recursively for nested mappings."""
-    merged = copy.deepcopy(dict(base))
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
+    """``base`` with ``overrides`` merged in, recursively: the way a recipe is laid over params."""
+    return apply_recipe(base, overrides)
 
 
 def tiny_params(params: Mapping[str, Any]) -> dict[str, Any]:
