@@ -199,7 +199,8 @@ def render_report_layout(exp_show: Sequence[Mapping[str, Any]], report_table: Pa
     """The report's encoder table: per encoder, both variants' F1 weighted and macro, CV [CI] beside the report's."""
     reported = yaml.safe_load(report_table.read_text(encoding="utf-8"))
     encoders = [*reported["encoders"], *sorted(set(ENCODERS) - set(reported["encoders"]))]
-    runs = {model: pick_runs(list(iter_runs(exp_show)), CROSSVAL, model) for model in MODELS}
+    every_run = list(iter_runs(exp_show))
+    runs = {model: pick_runs(every_run, CROSSVAL, model) for model in MODELS}
     header = ["encoder"]
     for key, label in FIGURES:
         for model in MODELS:

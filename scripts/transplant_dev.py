@@ -52,14 +52,15 @@ def main() -> None:
     backgrounds = sorted(o for o, r in rows.items() if r["label"] == good)
     gate, _ = load_gate(args.gate)
     size = gate.image_size
+    # Every photo is read once: sources for their regions, backgrounds for each paste, both for their stitch size.
     frames = {o: prepare_image(resolve(args.train, rows[o]), size) for o in sorted({s for v in defects.values() for s in v})}
+    grounds = {o: prepare_image(resolve(args.train, rows[o]), size) for o in backgrounds}
     regions = {o: gate_region(gate.patch_scores(frame), size, gate.border_patches, args.level) for o, frame in frames.items()}
-    periods = {o: knit_period(prepare_image(resolve(args.train, rows[o]), size)) for o in [*frames, *backgrounds]}
+    periods = {o: knit_period(pixels) for o, pixels in {**frames, **grounds}.items()}
     out_rows, tiles, closeups = [], [], []
     plan = plan_composites(defects, backgrounds, settings, periods)
     for index, label, source, background in progress(plan, desc="transplant", unit="img"):
-        composite = transplant(frames[source], regions[source], prepare_image(resolve(args.train, rows[background]), size),
-                               label=label, settings=settings, index=index)  # fmt: skip
+        composite = transplant(frames[source], regions[source], grounds[background], label=label, settings=settings, index=index)
         name = f"{label}/transplant_{index:04d}.png"
         path = args.out / "images" / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -105,7 +105,8 @@ def shape_cues(region: Region, frame_size: tuple[int, int]) -> np.ndarray:
     if len(xs) > 1:
         cov = np.cov(np.stack([xs, ys]))
         angle = 0.5 * np.arctan2(2 * cov[0, 1], cov[0, 0] - cov[1, 1])
-        elongation = 1.0 - min(np.linalg.eigvalsh(cov)) / max(max(np.linalg.eigvalsh(cov)), 1e-12)
+        smallest, largest = np.linalg.eigvalsh(cov)  # ascending
+        elongation = 1.0 - smallest / max(largest, 1e-12)
     else:
         angle, elongation = 0.0, 0.0
     box_cells = ((x1 - x0) / sx) * ((y1 - y0) / sy)

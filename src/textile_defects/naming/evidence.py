@@ -93,7 +93,7 @@ class EvidenceExtractor:
     def _pooled(self, pixels: np.ndarray) -> np.ndarray:
         side = self.spec.input_size
         batch = normalise(pixels[None], self.spec.mean, self.spec.std)
-        if batch.shape[-2:] != (side, side) and (batch.shape[-1] > side or batch.shape[-2] > side):
+        if batch.shape[-1] > side or batch.shape[-2] > side:
             batch = F.interpolate(batch, size=(side, side), mode="area")
         return self.encoder(batch).flatten(1)[0].float().numpy()
 

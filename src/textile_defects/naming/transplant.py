@@ -158,7 +158,7 @@ def transplant(
     # background; the mask only moved, so the destination box is the same size.
     box_x, box_y, box_w, box_h = cv2.boundingRect(moved)
     source_mask = np.zeros_like(mask)
-    source_mask[ty[keep] - shift[1], tx[keep] - shift[0]] = 255
+    source_mask[ys[keep], xs[keep]] = 255
     centre = (box_x + box_w // 2, box_y + box_h // 2)
     blended = cv2.seamlessClone(
         np.ascontiguousarray(source[..., ::-1]), np.ascontiguousarray(background[..., ::-1]),
