@@ -13,6 +13,7 @@ from pathlib import Path
 from textile_defects.crossval.config import VARIANTS, CrossvalConfig, fold_training_section
 from textile_defects.crossval.training_adapter import train_fold_model
 from textile_defects.runtime.allocator import keep_freed_memory
+from textile_defects.training.resume import state_root
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
 
 
@@ -39,6 +40,7 @@ def main() -> None:
         train_manifest=args.train,
         model_path=args.model,
         history_path=args.history,
+        state_root=state_root(),
     )
 
 

@@ -2,6 +2,8 @@
 
 Single process: ``python stages/train.py --variant train_baseline ...``.
 Several processes (DistributedDataParallel): ``torchrun --nproc_per_node=N stages/train.py ...``.
+Each epoch's state is kept in ``.training-state/`` (``$TEXTILE_TRAINING_STATE``): re-running a
+killed training resumes after its last complete epoch (docs/training.md, "Resuming").
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 from textile_defects.errors import ConfigError
 from textile_defects.runtime.allocator import keep_freed_memory
 from textile_defects.training.config import TrainConfig
+from textile_defects.training.resume import state_root
 from textile_defects.training.trainer import TrainJob, train
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
 
@@ -43,6 +46,7 @@ def main() -> None:
         val_manifest=args.val,
         model_path=args.model,
         history_path=args.history,
+        state_root=state_root(),
     )
     train(job)
 

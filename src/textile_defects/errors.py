@@ -17,3 +17,7 @@ class DataError(PipelineError):
 
 class WeightsError(PipelineError):
     """Pretrained weights were asked for but cannot be found."""
+
+
+class OutputError(PipelineError):
+    """An output could not be written: a full disk or quota, a read-only or forbidden folder."""

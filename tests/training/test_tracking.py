@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from textile_defects.training import tracking
 from textile_defects.training.config import TrainConfig
 from textile_defects.training.trainer import TrainJob, train
 
+from tests.helpers.repo import tool_env
 from tests.helpers.training_data import CLASSES, section, write_train_val
 
 
@@ -77,3 +81,37 @@ def test_a_queued_experiment_copy_logs_into_the_main_repository(monkeypatch: pyt
     assert tracking.repo_root() == (tmp_path / "main").resolve()
     monkeypatch.setenv("DVC_ROOT", str(tmp_path / "main"))
     assert tracking.repo_root() == (tmp_path / "main").resolve()
+
+
+RACER = """
+import sys, time
+from pathlib import Path
+import mlflow.tracking  # imported before the start line, so that the racers reach the store together
+from textile_defects.training.tracking import mlflow_run
+go = Path(sys.argv[1])
+Path(f"{go}.ready-{sys.argv[2]}").touch()
+while not go.exists():
+    time.sleep(0.005)
+with mlflow_run("race", {"racer": sys.argv[2]}, {}, run_name=None, enabled=True) as tracker:
+    tracker.log_metrics({"loss": 1.0}, step=1)
+"""
+
+
+def test_processes_opening_a_store_that_does_not_exist_yet_all_succeed(tmp_path: Path) -> None:
+    """What ``dvc queue start -j 2`` does on a fresh clone: MLflow creates and migrates the store on first use."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    go = tmp_path / "go"
+    env = tool_env({"MLFLOW_TRACKING_URI": uri})
+    racers = [
+        subprocess.Popen([sys.executable, "-c", RACER, str(go), str(index)], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+        for index in range(2)
+    ]
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("go.ready-*"))) < len(racers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    go.touch()
+    failures = [racer.communicate(timeout=120)[1] for racer in racers if racer.wait(timeout=120) != 0]
+    assert not failures, failures[0][-3000:]
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("race").experiment_id])
+    assert sorted(run.data.params["racer"] for run in runs) == ["0", "1"]

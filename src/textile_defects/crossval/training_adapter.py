@@ -28,11 +28,13 @@ def train_fold_model(
     train_manifest: Path,
     model_path: Path,
     history_path: Path,
+    state_root: Path | None = None,
 ) -> None:
     """Train one fold's model on ``train_manifest`` alone (no validation set: a fixed schedule).
 
     ``settings`` is a complete training section (the variant's, with the CV
-    overrides applied); ``section_name`` names it in error messages.
+    overrides applied); ``section_name`` names it in error messages;
+    ``state_root`` keeps each epoch's state there, so that a killed training resumes.
     """
     config = TrainConfig.from_section(settings, section_name, encoder=encoder)
     if config.selection != "last":
@@ -52,5 +54,6 @@ def train_fold_model(
             val_manifest=None,
             model_path=model_path,
             history_path=history_path,
+            state_root=state_root,
         )
     )

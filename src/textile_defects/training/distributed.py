@@ -73,6 +73,15 @@ def gather(context: DistContext, value: Any) -> list[Any]:
     return gathered
 
 
+def broadcast(context: DistContext, value: Any) -> Any:
+    """Rank 0's ``value`` on every rank (``value`` itself in a single process)."""
+    if not context.is_distributed:
+        return value
+    box = [value if context.is_main else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 class RankSlice(Sampler[int]):
     """Rank ``rank``'s share of the indices ``base`` yields: every ``world_size``-th, from ``rank``.
 
@@ -93,6 +102,20 @@ class RankSlice(Sampler[int]):
         """Pass the epoch on to a base sampler that draws per epoch."""
         if hasattr(self.base, "set_epoch"):
             self.base.set_epoch(epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the base sampler's draws stand (its own ``state_dict``, or a shuffle's generator state)."""
+        if hasattr(self.base, "state_dict"):
+            return {"base": self.base.state_dict()}
+        generator = getattr(self.base, "generator", None)
+        return {"generator": generator.get_state()} if isinstance(generator, torch.Generator) else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue the base sampler's draws from ``state`` (:meth:`state_dict`)."""
+        if "base" in state:
+            self.base.load_state_dict(state["base"])  # type: ignore[union-attr]
+        elif "generator" in state:
+            self.base.generator.set_state(state["generator"])  # type: ignore[union-attr]
 
     def __iter__(self) -> Iterator[int]:
         indices = list(self.base)  # type: ignore[call-overload]

@@ -8,6 +8,11 @@ validation F1 macro has not improved for ``early_stopping_patience`` epochs
 of fine-tuning (frozen epochs never count: the encoder has not started to
 learn); the best epoch by validation F1 macro is the model kept.
 
+After every epoch, ``fit`` hands its whole state to an optional
+:class:`EpochStates` (the trainer keeps it on disk,
+:mod:`~textile_defects.training.resume`), and it resumes from a state it is
+given: the epochs after it run exactly as they would have without the break.
+
 ``selection: last`` is a fixed schedule chosen in advance, for
 cross-validation, where no image of the scored fold may pick anything: the
 last epoch is kept, nothing stops early, ReduceLROnPlateau watches the
@@ -23,7 +28,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -41,12 +47,23 @@ from textile_defects.training.config import TrainConfig
 from textile_defects.training.distributed import DistContext, gather
 from textile_defects.training.frozen_features import FeatureLoaders, can_cache, on_device
 from textile_defects.training.losses import ClassWeightedLoss
+from textile_defects.training.resume import rng_state, set_rng_state
 from textile_defects.utils.logs import progress
 
 log = logging.getLogger(__name__)
 
 EpochCallback = Callable[[dict[str, float], bool, float], None]
 """Called after each epoch with (history row, is it the epoch kept so far, seconds taken)."""
+
+
+class EpochStates(Protocol):
+    """Where ``fit`` resumes from, and where it hands each epoch's state (see :func:`fit`)."""
+
+    resumed: Mapping[str, Any] | None
+    """The state of the last complete epoch of an interrupted run, or None to start at epoch 1."""
+
+    def save(self, state: dict[str, Any]) -> None:
+        """Keep ``state``, the state after its ``epoch``; called on every rank (rank 0 writes)."""
 
 
 class EarlyStopping:
@@ -197,12 +214,14 @@ def fit(
     setup: DeviceSetup,
     context: DistContext,
     on_epoch: EpochCallback,
+    states: EpochStates | None = None,
 ) -> FitResult:
-    """Train ``model`` per ``config``; ``on_epoch`` hears of every epoch.
+    """Train ``model`` per ``config``; ``on_epoch`` hears of every epoch, ``states`` keeps each epoch's state.
 
     ``val_loader`` may be None only with ``selection: last``. Validation runs
     on the unwrapped model: it needs no gradient sync, and ranks may hold
-    different numbers of validation images.
+    different numbers of validation images. With ``states.resumed``, training
+    continues after that state's epoch (and returns at once if it was the last).
     """
     if val_loader is None and config.needs_validation:
         raise ConfigError(
@@ -222,7 +241,14 @@ def fit(
     history: list[dict[str, float]] = []
     kept_epoch, kept_state = 0, {}
     cached: FeatureLoaders | None = None
-    for epoch in range(1, config.epochs + 1):
+    first_epoch = 1
+    resumed = None if states is None else states.resumed
+    if resumed is not None:
+        history, kept_epoch, kept_state = _restore(resumed, trainable, scheduler, stopper, (train_loader, val_loader), context)
+        if resumed["finished"]:
+            return FitResult(history, kept_epoch, kept_state)
+        first_epoch = resumed["epoch"] + 1
+    for epoch in range(first_epoch, config.epochs + 1):
         if epoch == config.unfreeze_epoch + 1 and epoch > 1:
             trainable.unfreeze()
             cached = None
@@ -263,6 +289,13 @@ def fit(
             kept_epoch = epoch
             kept_state = {name: value.detach().to("cpu", copy=True) for name, value in model.state_dict().items()}
         on_epoch(row, kept, time.perf_counter() - started)
+        if states is not None:
+            states.save(
+                _snapshot(
+                    epoch, config.epochs, stopper.should_stop or epoch == config.epochs, trainable, scheduler, stopper,
+                    history, kept_epoch, kept_state, (train_loader, val_loader), context,
+                )
+            )
         if stopper.should_stop:
             log.info(
                 "early stop after epoch %d: no better val F1 macro for %d epochs since the encoder unfroze",
@@ -270,3 +303,59 @@ def fit(
             )
             break
     return FitResult(history, kept_epoch, kept_state)
+
+
+def _started(loader: DataLoader | None) -> bool:
+    """Whether ``loader`` holds a live iterator of persistent workers (made once, drawing a seed once)."""
+    return loader is not None and getattr(loader, "_iterator", None) is not None
+
+
+def _snapshot(
+    epoch: int, epochs: int, finished: bool, trainable: _Trainable, scheduler: Any, stopper: EarlyStopping,
+    history: list[dict[str, float]], kept_epoch: int, kept_state: dict[str, torch.Tensor],
+    loaders: tuple[DataLoader, DataLoader | None], context: DistContext,
+) -> dict[str, Any]:
+    """Everything the epochs after ``epoch`` depend on; reading it draws no random number."""
+    return {
+        "epoch": epoch,
+        "epochs": epochs,
+        "finished": finished,
+        "model": trainable.model.state_dict(),
+        "optimizer": trainable.optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "stopper": {"best": stopper.best, "epochs_without_improvement": stopper.epochs_without_improvement},
+        "history": history,
+        "kept_epoch": kept_epoch,
+        # Usually the epoch just trained: then the model's own weights, not a second copy.
+        "kept_state": None if kept_epoch == epoch else kept_state,
+        "sampler": loaders[0].sampler.state_dict() if hasattr(loaders[0].sampler, "state_dict") else {},
+        "loaders_started": [_started(loader) for loader in loaders],
+        "rng": gather(context, rng_state()),
+    }
+
+
+def _restore(
+    state: Mapping[str, Any], trainable: _Trainable, scheduler: Any, stopper: EarlyStopping,
+    loaders: tuple[DataLoader, DataLoader | None], context: DistContext,
+) -> tuple[list[dict[str, float]], int, dict[str, torch.Tensor]]:
+    """Put back :func:`_snapshot`'s state; returns the history, the kept epoch and its weights."""
+    config = trainable.config
+    if 0 < config.unfreeze_epoch < state["epoch"]:
+        trainable.unfreeze()
+    trainable.model.load_state_dict(state["model"])
+    trainable.optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    stopper.best = state["stopper"]["best"]
+    stopper.epochs_without_improvement = state["stopper"]["epochs_without_improvement"]
+    kept_state = state["kept_state"]
+    if kept_state is None:
+        kept_state = {name: value.detach().to("cpu", copy=True) for name, value in trainable.model.state_dict().items()}
+    # Persistent workers draw their seed when their iterator is made: make it before the generators go back.
+    for loader, started in zip(loaders, state["loaders_started"], strict=True):
+        if started and loader is not None:
+            iter(loader)
+    if hasattr(loaders[0].sampler, "load_state_dict"):
+        loaders[0].sampler.load_state_dict(state["sampler"])
+    set_rng_state(state["rng"][context.rank])
+    log.info("resumed after epoch %d of %d (kept epoch so far: %d)", state["epoch"], state["epochs"], state["kept_epoch"])
+    return list(state["history"]), int(state["kept_epoch"]), kept_state

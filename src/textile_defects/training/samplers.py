@@ -93,6 +93,13 @@ class WeightedDrawSampler(Sampler[int]):
     def __len__(self) -> int:
         return self.num_samples
 
+    def state_dict(self) -> dict[str, int]:
+        """The epoch whose sequence the next pass draws (the draws are a function of it)."""
+        return {"epoch": self.epoch}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch = int(state["epoch"])
+
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(derive_seed(self.seed, "weighted-draw", self.epoch))
         self.epoch += 1

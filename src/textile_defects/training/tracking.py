@@ -79,6 +79,11 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 class Tracker:
     """Logs one run's metrics and files; this base class logs nothing (tracking off, or rank > 0)."""
 
+    run_id: str | None = None
+    """The MLflow run, when there is one."""
+    continued: bool = False
+    """Whether the run is an earlier, interrupted run's, continued (its earlier epochs are logged)."""
+
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
         """Record ``metrics`` at ``step`` (the epoch)."""
 
@@ -89,9 +94,10 @@ class Tracker:
 class MlflowTracker(Tracker):
     """A run in an MLflow tracking store, written through ``MlflowClient``."""
 
-    def __init__(self, client: Any, run_id: str) -> None:
+    def __init__(self, client: Any, run_id: str, *, continued: bool = False) -> None:
         self.client = client
         self.run_id = run_id
+        self.continued = continued
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
         from mlflow.entities import Metric
@@ -121,15 +127,67 @@ def _experiment_id(client: Any, name: str, artifact_root: Path | None) -> str:
         return experiment.experiment_id
 
 
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` tracking URI; None for any other store."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix) or uri[len(prefix) :] in ("", ":memory:"):
+        return None
+    return Path(uri[len(prefix) :])
+
+
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Hold a file lock beside a SQLite store while it is opened (created and migrated on first use).
+
+    MLflow creates a missing SQLite store and runs its migrations on the first
+    client call; several processes doing that at once (``dvc queue start -j 2``
+    on a fresh clone) fail in the migration. Once the store exists, SQLite
+    serialises its writers itself. A server or another database needs no lock.
+    """
+    database = sqlite_path(uri)
+    if database is None:
+        yield
+        return
+    from filelock import FileLock
+
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(database.with_name(f"{database.name}.lock")):
+        yield
+
+
+def _continued_run(client: Any, run_id: str | None, experiment_id: str) -> bool:
+    """Whether ``run_id`` is a run of this experiment in this store, marked running again."""
+    from mlflow.exceptions import MlflowException
+
+    if run_id is None:
+        return False
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        return False
+    if run.info.experiment_id != experiment_id:
+        return False
+    client.update_run(run_id, status="RUNNING")
+    return True
+
+
 @contextlib.contextmanager
 def mlflow_run(
-    experiment: str, params: Mapping[str, Any], tags: Mapping[str, str], *, run_name: str | None, enabled: bool
+    experiment: str,
+    params: Mapping[str, Any],
+    tags: Mapping[str, str],
+    *,
+    run_name: str | None,
+    enabled: bool,
+    continue_run: str | None = None,
 ) -> Iterator[Tracker]:
     """A tracked run for the block: params and tags logged at the start, status set at the end.
 
     ``run_name`` None lets MLflow pick a random one. Yields a plain
     :class:`Tracker` (which logs nothing) when ``enabled`` is false. A run
-    whose block raises is marked FAILED.
+    whose block raises is marked FAILED. ``continue_run``: the id of an
+    interrupted run of the same training, continued when the store still holds
+    it (the tracker says so in ``continued``), else a new run starts.
     """
     if not enabled:
         yield Tracker()
@@ -143,19 +201,24 @@ def mlflow_run(
     # Our own artifact folder only beside our own default store; a server decides for itself.
     artifact_root = root / "mlartifacts" if "MLFLOW_TRACKING_URI" not in os.environ else None
     try:
-        client = MlflowClient(tracking_uri=uri)
-        experiment_id = _experiment_id(client, experiment, artifact_root)
-        run_tags = {mlflow_tags.MLFLOW_GIT_COMMIT: git_commit(Path.cwd()), mlflow_tags.MLFLOW_SOURCE_NAME: "stages/train.py", **tags}
-        run = client.create_run(experiment_id, tags=run_tags, run_name=run_name)
+        with store_lock(uri):
+            client = MlflowClient(tracking_uri=uri)
+            experiment_id = _experiment_id(client, experiment, artifact_root)
+        continued = _continued_run(client, continue_run, experiment_id)
+        if continued:
+            run_id = str(continue_run)
+        else:
+            run_tags = {mlflow_tags.MLFLOW_GIT_COMMIT: git_commit(Path.cwd()), mlflow_tags.MLFLOW_SOURCE_NAME: "stages/train.py", **tags}
+            run_id = client.create_run(experiment_id, tags=run_tags, run_name=run_name).info.run_id
     except Exception as exc:  # any store failure: say where, and how to run without it
         raise PipelineError(
             f"MLflow tracking at {uri} failed ({exc}); fix MLFLOW_TRACKING_URI or set 'tracking: false' in params."
         ) from exc
-    run_id = run.info.run_id
-    client.log_batch(run_id, params=[Param(k, v) for k, v in sorted(flatten(params).items())])
-    log.info("MLflow run %s in experiment '%s' at %s", run_id, experiment, uri)
+    if not continued:
+        client.log_batch(run_id, params=[Param(k, v) for k, v in sorted(flatten(params).items())])
+    log.info("MLflow run %s in experiment '%s' at %s%s", run_id, experiment, uri, " (continued)" if continued else "")
     try:
-        yield MlflowTracker(client, run_id)
+        yield MlflowTracker(client, run_id, continued=continued)
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
         raise

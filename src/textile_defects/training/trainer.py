@@ -2,7 +2,9 @@
 
 ``stages/train.py`` calls :func:`train` with plain values from params.yaml.
 Outputs (checkpoint and history) are written by rank 0 only, atomically, and
-hold no wall-clock times, so an identical run writes identical bytes.
+hold no wall-clock times, so an identical run writes identical bytes. With
+``TrainJob.state_root`` set, each epoch's state is kept there and a re-run
+of a killed training resumes from it (:mod:`~textile_defects.training.resume`).
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from textile_defects.runtime.devices import DeviceSetup
 from textile_defects.stats.history import write_history
 from textile_defects.training.config import TrainConfig
 from textile_defects.training.devices import setup_training_device
-from textile_defects.training.distributed import DistContext, RankSlice, context_from_env, process_group
+from textile_defects.training.distributed import DistContext, RankSlice, broadcast, context_from_env, process_group
 from textile_defects.training.loop import EpochCallback, FitResult, fit
 from textile_defects.training.losses import build_loss
+from textile_defects.training.resume import RunKey, TrainingState
 from textile_defects.training.samplers import build_sampler
 from textile_defects.training.tracking import Tracker, mlflow_run
 from textile_defects.utils.seeding import derive_seed, seed_everything
@@ -56,6 +59,9 @@ class TrainJob:
     """The augmented validation set; None only with ``selection: last`` (a fixed schedule)."""
     model_path: Path
     history_path: Path
+    state_root: Path | None = None
+    """Where each epoch's state is kept, so that a killed run resumes (:func:`~textile_defects.training.resume.state_root`);
+    None keeps none."""
 
     def __post_init__(self) -> None:
         if self.good_class not in self.classes:
@@ -165,14 +171,44 @@ def _write_outputs(job: TrainJob, model: torch.nn.Module, result: FitResult, cou
     log.info("kept epoch %d (%s): wrote %s and %s", result.kept_epoch, job.config.selection, job.model_path, job.history_path)
 
 
-def _tracked_run(job: TrainJob, counts: list[int], context: DistContext) -> AbstractContextManager[Tracker]:
+def _tracked_run(job: TrainJob, counts: list[int], context: DistContext, continue_run: str | None) -> AbstractContextManager[Tracker]:
     """This training's MLflow run (a tracker that logs nothing when off, and on ranks other than 0)."""
     # DVC names each experiment; the same name in MLflow links the two.
     exp_name = os.environ.get("DVC_EXP_NAME") or None
     tags = {"variant": job.variant, "DVC_EXP_NAME": exp_name or "", "world_size": str(context.world_size)}
     params = {**job.params(), "class_counts": dict(zip(job.classes, counts, strict=True))}
     enabled = job.config.tracking and context.is_main
-    return mlflow_run(job.experiment, params, tags, run_name=exp_name, enabled=enabled)
+    return mlflow_run(job.experiment, params, tags, run_name=exp_name, enabled=enabled, continue_run=continue_run)
+
+
+class _RunStates:
+    """The run's epoch states: rank 0 holds the file (:class:`TrainingState`), every rank resumes from its content."""
+
+    def __init__(self, store: TrainingState | None, resumed: dict[str, Any] | None) -> None:
+        self.store = store
+        self.resumed = resumed
+        self.run_id: str | None = None if resumed is None else resumed.get("run_id")
+
+    @classmethod
+    def open(cls, job: TrainJob, context: DistContext, device: str) -> _RunStates | None:
+        if job.state_root is None:
+            return None
+        store, resumed = None, None
+        if context.is_main:
+            key = RunKey.for_run(
+                job.params(), job.train_manifest, job.val_manifest, world_size=context.world_size, device=device
+            )
+            store = TrainingState(job.state_root, job.model_path, key)
+            resumed = store.open()
+        return cls(store, broadcast(context, resumed))
+
+    def save(self, state: dict[str, Any]) -> None:
+        if self.store is not None:
+            self.store.save({**state, "run_id": self.run_id})
+
+    def close(self, *, succeeded: bool) -> None:
+        if self.store is not None:
+            self.store.finish() if succeeded else self.store.close()
 
 
 def train(job: TrainJob) -> FitResult:
@@ -197,8 +233,21 @@ def train(job: TrainJob) -> FitResult:
             c.loss, counts, c.loss_weighting, c.cb_beta, c.focal_gamma, sampler=c.sampler, combine=c.balance_combine
         ).to(setup.device)
         train_loader, val_loader = _loaders(train_set, val_set, counts, job, setup, context)
-        with _tracked_run(job, counts, context) as tracker:
-            result = fit(model, train_loader, val_loader, loss_fn, c, setup, context, _epoch_logger(tracker, context))
-            if context.is_main:
-                _write_outputs(job, model, result, counts, tracker)
+        states = _RunStates.open(job, context, setup.device.type)
+        succeeded = False
+        try:
+            with _tracked_run(job, counts, context, None if states is None else states.run_id) as tracker:
+                on_epoch = _epoch_logger(tracker, context)
+                if states is not None:
+                    states.run_id = tracker.run_id
+                    if states.resumed is not None and not tracker.continued:
+                        for row in states.resumed["history"]:  # a new MLflow run: give it the epochs before the break
+                            tracker.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
+                result = fit(model, train_loader, val_loader, loss_fn, c, setup, context, on_epoch, states)
+                if context.is_main:
+                    _write_outputs(job, model, result, counts, tracker)
+            succeeded = True
+        finally:
+            if states is not None:
+                states.close(succeeded=succeeded)
     return result

@@ -2,7 +2,10 @@
 
 Files are written to a temporary sibling and renamed into place (a rename
 within one file system is atomic on POSIX). Folders are built under a
-temporary sibling and swapped in only when complete.
+temporary sibling and swapped in only when complete. An OS error while
+writing (a full disk above all) leaves nothing behind and becomes one
+:class:`~textile_defects.errors.OutputError` naming the output and the space
+left there (:mod:`textile_defects.utils.write_errors`).
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+from textile_defects.errors import OutputError
+from textile_defects.utils.write_errors import is_write_failure, output_error
 
 
 def _fsync_dir(path: Path) -> None:
@@ -30,24 +36,37 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` so readers see either the old file or the whole new one."""
+def atomic_write_stream(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> Path:
+    """Call ``write`` on a binary file that becomes ``path`` only once it is complete and synced.
+
+    Readers see either the old file or the whole new one. Any OS error is an
+    :class:`~textile_defects.errors.OutputError` and leaves no temporary file.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp_name = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+    except BaseException as exc:
+        if tmp_name is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+        if isinstance(exc, OSError):
+            raise output_error(exc, target) from exc
         raise
     _fsync_dir(target.parent)
     return target
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` so readers see either the old file or the whole new one."""
+    return atomic_write_stream(path, lambda handle: handle.write(data))
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -67,13 +86,30 @@ def atomic_output_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     Yields the temporary folder to write into. On an exception (or a kill),
     the temporary folder is removed and any previous ``path`` is untouched,
-    so DVC never sees a partial output.
+    so DVC never sees a partial output. An OS error from writing (one only
+    writes raise, or one on a file in the folder) becomes an
+    :class:`~textile_defects.errors.OutputError` naming ``path``.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as exc:
+        raise output_error(exc, target) from exc
     try:
         yield staging
+        _swap_in(staging, target)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        # A file written into the folder atomically already became an OutputError naming its temporary path.
+        cause = exc.__cause__ if isinstance(exc, OutputError) else exc
+        if isinstance(cause, OSError) and is_write_failure(cause, staging):
+            raise output_error(cause, target) from cause
+        raise
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    try:
         os.chmod(staging, 0o755)
         if target.exists() or target.is_symlink():
             trash = target.with_name(f".{target.name}.old-{os.getpid()}")
@@ -82,7 +118,6 @@ def atomic_output_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
             shutil.rmtree(trash, ignore_errors=True)
         else:
             os.replace(staging, target)
-        _fsync_dir(target.parent)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    except OSError as exc:
+        raise output_error(exc, target) from exc
+    _fsync_dir(target.parent)

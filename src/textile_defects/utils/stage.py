@@ -13,6 +13,7 @@ import yaml
 
 from textile_defects.errors import ConfigError, PipelineError
 from textile_defects.utils.logs import setup_logging
+from textile_defects.utils.write_errors import WRITE_ONLY_ERRNOS, output_error
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,26 @@ def stage_parser(description: str) -> argparse.ArgumentParser:
 
 
 def run_stage(main: Callable[[], Any]) -> None:
-    """Run a stage's ``main``: actionable errors go to stderr with exit code 2."""
+    """Run a stage's ``main``: actionable errors go to stderr with exit code 2.
+
+    A full disk (or quota, or read-only file system) met outside the atomic
+    writers, which name their output themselves, is reported the same way,
+    with the file the OS named, or the working directory.
+    """
     setup_logging()
     try:
         main()
     except PipelineError as exc:
         log.error("%s", exc)
+        sys.exit(2)
+    except OSError as exc:
+        if exc.errno not in WRITE_ONLY_ERRNOS:
+            raise
+        if isinstance(exc.filename, str):
+            log.error("%s", output_error(exc, exc.filename, partial_removed=False))
+        else:  # a failed write() names no file
+            cwd = Path.cwd()
+            log.error("%s", output_error(exc, cwd, partial_removed=False, described=f"a file (the OS names none) from {cwd}"))
         sys.exit(2)
     except KeyboardInterrupt:
         log.error("interrupted; no partial outputs were written")
