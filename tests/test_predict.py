@@ -19,6 +19,11 @@ from textile_defects.evaluation.evaluate import evaluate_models
 from textile_defects.predict import find_images, main, predict
 
 from tests.helpers.evaluation import CLASSES, SMALL_MODEL, tiny_checkpoint, write_image_manifest, write_images
+from tests.helpers.repo import TINY_PARAMS
+
+# The tiny configuration's frames are below ingest's default minimum (224x224), which predict applies;
+# its own minimum (params ingest.min_width x min_height of the tiny repository) is passed, as its export records it.
+TINY_MIN_SIZE = ["--min-size", "{min_width}x{min_height}".format(**TINY_PARAMS["ingest"])]
 
 LABELS = ["non_defect", "non_defect", "hole", "lycra_cut", "needle", "twoply"]
 
@@ -66,7 +71,7 @@ def test_predict_reproduces_evaluate_on_the_validation_originals(model: Path, ph
 
     # A different batch size and the broken files in the folder must not change any image's result.
     out = tmp_path / "predictions.csv"
-    predict([str(photos), "--model", str(model), "--out", str(out), "--batch-size", "3", "--device", "cpu"])
+    predict([str(photos), "--model", str(model), *TINY_MIN_SIZE, "--out", str(out), "--batch-size", "3", "--device", "cpu"])
     rows = read_rows(out)
     for path, probabilities in zip(evaluated.paths, evaluated.probabilities, strict=True):
         row = rows[path.relative_to(photos).as_posix()]
@@ -82,7 +87,7 @@ def test_predict_reproduces_evaluate_on_the_validation_originals(model: Path, ph
 def test_cli_reports_and_skips_bad_files(model: Path, photos: Path, tmp_path: Path) -> None:
     out = tmp_path / "out" / "predictions.csv"
     result = subprocess.run(
-        [sys.executable, "-m", "textile_defects.predict", str(photos), "--model", str(model), "--out", str(out), "--device", "cpu"],
+        [sys.executable, "-m", "textile_defects.predict", str(photos), "--model", str(model), *TINY_MIN_SIZE, "--out", str(out), "--device", "cpu"],
         capture_output=True,
         text=True,
         env={**{k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}, "LOG_LEVEL": "INFO"},
@@ -111,7 +116,7 @@ def test_missing_model_and_empty_folder_fail_with_a_clear_message(
     assert exited.value.code == 2
     assert "absent.pt not found" in caplog.text
     with pytest.raises(SystemExit) as exited:
-        main([str(tmp_path / "empty"), "--model", str(model), "--out", str(tmp_path / "p.csv")])
+        main([str(tmp_path / "empty"), "--model", str(model), *TINY_MIN_SIZE, "--out", str(tmp_path / "p.csv")])
     assert exited.value.code == 2
     assert "no .jpg, .jpeg or .png files found" in caplog.text
     assert not (tmp_path / "p.csv").exists()
@@ -123,7 +128,7 @@ def test_a_folder_of_only_bad_files_fails_but_still_lists_them(model: Path, tmp_
     (folder / "a.png").write_text("nope")
     out = tmp_path / "p.csv"
     with pytest.raises(SystemExit) as exited:
-        main([str(folder), "--model", str(model), "--out", str(out), "--device", "cpu"])
+        main([str(folder), "--model", str(model), *TINY_MIN_SIZE, "--out", str(out), "--device", "cpu"])
     assert exited.value.code == 2
     assert "none of the 1 file(s)" in caplog.text
     assert read_rows(out)["a.png"]["error"]
@@ -132,13 +137,13 @@ def test_a_folder_of_only_bad_files_fails_but_still_lists_them(model: Path, tmp_
 def test_a_single_image_is_named_as_given(model: Path, tmp_path: Path) -> None:
     image = write_images(tmp_path, ["hole"])[0]
     out = tmp_path / "p.csv"
-    predictions = predict([str(image), "--model", str(model), "--out", str(out), "--device", "cpu"])
+    predictions = predict([str(image), "--model", str(model), *TINY_MIN_SIZE, "--out", str(out), "--device", "cpu"])
     assert len(predictions) == 1 and predictions[0].probabilities is not None
     assert list(read_rows(out)) == [str(image)]
 
 
 def _probabilities(model: Path, image: Path, out: Path) -> np.ndarray:
-    prediction = predict([str(image), "--model", str(model), "--out", str(out), "--device", "cpu"])[0]
+    prediction = predict([str(image), "--model", str(model), *TINY_MIN_SIZE, "--out", str(out), "--device", "cpu"])[0]
     assert prediction.probabilities is not None, prediction.error
     return prediction.probabilities
 
@@ -175,7 +180,7 @@ def test_predict_logs_the_checkpoint_it_loads_and_keeps_inference_nondeterminist
     image = write_images(tmp_path, ["hole"])[0]
     torch.use_deterministic_algorithms(False)  # as a fresh process starts (a training test may have run before)
     caplog.set_level(logging.INFO)
-    predict([str(image), "--model", str(model), "--out", str(tmp_path / "p.csv"), "--device", "cpu"])
+    predict([str(image), "--model", str(model), *TINY_MIN_SIZE, "--out", str(tmp_path / "p.csv"), "--device", "cpu"])
     assert "random initialisation" not in caplog.text
     assert f"Loaded checkpoint {model}" in caplog.text and SMALL_MODEL.encoder in caplog.text
     assert str(list(CLASSES)) in caplog.text
@@ -186,7 +191,7 @@ def test_the_good_class_comes_from_the_checkpoint(tmp_path: Path) -> None:
     checkpoint = tiny_checkpoint(tmp_path / "hole_is_good.pt", seed=3, good_class="hole")
     images = write_images(tmp_path / "photos", LABELS)
     out = tmp_path / "p.csv"
-    predict([str(tmp_path / "photos"), "--model", str(checkpoint), "--out", str(out), "--device", "cpu"])
+    predict([str(tmp_path / "photos"), "--model", str(checkpoint), *TINY_MIN_SIZE, "--out", str(out), "--device", "cpu"])
     rows = read_rows(out)
     assert len(rows) == len(images)
     assert all(row["defective"] == ("no" if row["predicted"] == "hole" else "yes") for row in rows.values())

@@ -14,6 +14,11 @@ from textile_defects.predict import main, predict
 
 from tests.helpers.evaluation import tiny_checkpoint
 from tests.helpers.gate import tiny_gate_and_photos
+from tests.helpers.repo import TINY_PARAMS
+
+# The tiny configuration's frames are below ingest's default minimum (224x224), which predict applies;
+# its own minimum (params ingest.min_width x min_height of the tiny repository) is passed, as its export records it.
+TINY_MIN_SIZE = ["--min-size", "{min_width}x{min_height}".format(**TINY_PARAMS["ingest"])]
 
 CLASSES = ("non_defect", "hole", "needle")
 
@@ -74,7 +79,7 @@ def test_predict_by_default_lets_the_classifier_flag_what_the_gate_passes(
             model = tiny_checkpoint(tmp_path / f"model_{seed}.pt", seed=seed)
             path = tmp_path / f"{rule}_{seed}.csv"
             chosen = [] if rule == "default" else ["--rule", rule]
-            predict([str(photos), "--model", str(model), "--out", str(path), "--gate", str(gate_path), *chosen])
+            predict([str(photos), "--model", str(model), *TINY_MIN_SIZE, "--out", str(path), "--gate", str(gate_path), *chosen])
             out[rule, seed] = {row["path"]: row for row in csv.DictReader(path.open())}
     for (rule, _), rows in out.items():
         for row in rows.values():
@@ -92,6 +97,6 @@ def test_either_rule_without_a_gate_is_a_clear_error(gate_and_photos: tuple[Path
     _, photos = gate_and_photos
     model = tiny_checkpoint(tmp_path / "model.pt")
     with pytest.raises(SystemExit) as exited:
-        main([str(photos), "--model", str(model), "--out", str(tmp_path / "p.csv"), "--gate", "none", "--rule", "gate_or_classifier"])
+        main([str(photos), "--model", str(model), *TINY_MIN_SIZE, "--out", str(tmp_path / "p.csv"), "--gate", "none", "--rule", "gate_or_classifier"])
     assert exited.value.code == 2
     assert "--rule gate_or_classifier needs the anomaly gate" in capsys.readouterr().err

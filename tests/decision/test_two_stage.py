@@ -14,6 +14,11 @@ from textile_defects.predict import main, predict
 
 from tests.helpers.evaluation import tiny_checkpoint
 from tests.helpers.gate import tiny_gate_and_photos
+from tests.helpers.repo import TINY_PARAMS
+
+# The tiny configuration's frames are below ingest's default minimum (224x224), which predict applies;
+# its own minimum (params ingest.min_width x min_height of the tiny repository) is passed, as its export records it.
+TINY_MIN_SIZE = ["--min-size", "{min_width}x{min_height}".format(**TINY_PARAMS["ingest"])]
 
 CLASSES = ("non_defect", "hole", "needle")
 WIDTH, HEIGHT = 160, 96
@@ -47,7 +52,7 @@ def test_predict_with_a_gate_writes_two_stage_rows_and_heatmaps(
     gate_path, photos = gate_and_photos
     model = tiny_checkpoint(tmp_path / "model.pt")
     out, heatmaps = tmp_path / "predictions.csv", tmp_path / "heatmaps"
-    predict([str(photos), "--model", str(model), "--out", str(out), "--gate", str(gate_path), "--heatmaps", str(heatmaps),
+    predict([str(photos), "--model", str(model), *TINY_MIN_SIZE, "--out", str(out), "--gate", str(gate_path), "--heatmaps", str(heatmaps),
              "--rule", "gate"])
     rows = {row["path"]: row for row in csv.DictReader(out.open())}
     assert set(rows) == {"good.png", "spotted.png"}
@@ -67,7 +72,7 @@ def test_predict_without_a_gate_keeps_the_classifier_columns(gate_and_photos: tu
     _, photos = gate_and_photos
     model = tiny_checkpoint(tmp_path / "model.pt")
     out = tmp_path / "predictions.csv"
-    predict([str(photos), "--model", str(model), "--out", str(out), "--gate", "none"])
+    predict([str(photos), "--model", str(model), *TINY_MIN_SIZE, "--out", str(out), "--gate", "none"])
     header = out.read_text().splitlines()[0].split(",")
     assert "anomaly_score" not in header and header[:4] == ["path", "predicted", "confidence", "defective"]
 
@@ -76,7 +81,7 @@ def test_heatmaps_without_a_gate_is_a_clear_error(gate_and_photos: tuple[Path, P
     _, photos = gate_and_photos
     model = tiny_checkpoint(tmp_path / "model.pt")
     with pytest.raises(SystemExit) as exited:
-        main([str(photos), "--model", str(model), "--out", str(tmp_path / "p.csv"), "--gate", "none", "--heatmaps", str(tmp_path / "h")])
+        main([str(photos), "--model", str(model), *TINY_MIN_SIZE, "--out", str(tmp_path / "p.csv"), "--gate", "none", "--heatmaps", str(tmp_path / "h")])
     assert exited.value.code == 2
     assert "--heatmaps needs the anomaly gate" in capsys.readouterr().err
 
@@ -86,5 +91,5 @@ def test_the_gate_beside_the_model_is_used_by_default(gate_and_photos: tuple[Pat
     model = tiny_checkpoint(tmp_path / "model.pt")
     (tmp_path / "gate.pt").write_bytes(gate_path.read_bytes())
     out = tmp_path / "predictions.csv"
-    predict([str(photos), "--model", str(model), "--out", str(out)])
+    predict([str(photos), "--model", str(model), *TINY_MIN_SIZE, "--out", str(out)])
     assert "anomaly_score" in out.read_text().splitlines()[0].split(",")

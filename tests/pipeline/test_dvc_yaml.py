@@ -43,6 +43,10 @@ def test_both_models_are_model_registry_artifacts_produced_by_the_pipeline() -> 
     assert {name: artifact["path"] for name, artifact in artifacts.items()} == {
         "baseline": "models/baseline.pt",
         "post_baseline": "models/post_baseline.pt",
+        # The inference engine's files (stage export_engine, docs/engine.md).
+        "baseline_engine": "models/baseline.onnx",
+        "post_baseline_engine": "models/post_baseline.onnx",
+        "gate_engine": "models/gate.onnx",
     }
     for name, artifact in artifacts.items():
         assert artifact["type"] == "model", name

@@ -117,18 +117,39 @@ def normalise_file(path: str | Path) -> NormalisedImage:
     Raises :class:`ImageProblem` for anything that is not a complete, readable
     JPEG or PNG in a colour mode we can convert. Only reads ``path``.
     """
+    checked = read_checked(path)
+    return NormalisedImage(
+        png_bytes=encode_png(checked.rgb),
+        width=checked.rgb.width,
+        height=checked.rgb.height,
+        source_format=checked.source_format,
+        source_mode=checked.source_mode,
+        exif_orientation=checked.exif_orientation,
+        notes=checked.notes,
+    )
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    """One file read completely with ingest's checks: ``rgb`` upright 8-bit RGB at full size, and what the file held."""
+
+    rgb: Image.Image
+    source_format: str
+    source_mode: str
+    exif_orientation: int
+    notes: tuple[str, ...]
+
+
+def read_checked(path: str | Path) -> CheckedImage:
+    """Read ``path`` as ingest does (every check of :func:`normalise_file`), without encoding a PNG.
+
+    Raises :class:`ImageProblem` for anything ingest would refuse for its content
+    (the size check is the caller's: ingest's minimum is a setting).
+    """
     notes: list[str] = []
     image = _decode_fully(Path(path), notes)
     rgb, orientation = upright_rgb8(image, notes)
-    return NormalisedImage(
-        png_bytes=encode_png(rgb),
-        width=rgb.width,
-        height=rgb.height,
-        source_format=str(image.format),
-        source_mode=image.mode,
-        exif_orientation=orientation,
-        notes=tuple(notes),
-    )
+    return CheckedImage(rgb, str(image.format), image.mode, orientation, tuple(notes))
 
 
 def upright_rgb8(image: Image.Image, notes: list[str] | None = None) -> tuple[Image.Image, int]:
@@ -158,6 +179,15 @@ def prepare_image(source: str | os.PathLike[str] | Image.Image, image_size: tupl
                 rgb, _ = upright_rgb8(image)
     except (OSError, UnidentifiedImageError, ImageProblem) as exc:
         raise DataError(f"{source}: cannot decode image ({exc}); re-run the stage that wrote it (dvc repro).") from exc
+    return resize_rgb(rgb, image_size)
+
+
+def resize_rgb(rgb: Image.Image, image_size: tuple[int, int]) -> np.ndarray:
+    """An upright 8-bit RGB image as (H, W, 3) uint8 at ``image_size`` = (W, H): :func:`prepare_image`'s last step.
+
+    Resized with :data:`RESIZE_FILTER`, ignoring aspect ratio; not resampled when already that size.
+    One decoded frame can so be prepared for several models (predict: the classifier and the gate).
+    """
     width, height = image_size
     if rgb.size != (width, height):
         rgb = rgb.resize((width, height), _RESAMPLE)

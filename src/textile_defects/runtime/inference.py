@@ -47,8 +47,11 @@ def _decode_or_error(path: Path, image_size: tuple[int, int]) -> np.ndarray | st
 
 
 @torch.inference_mode()
-def _probabilities(model: torch.nn.Module, images: list[np.ndarray], device: DeviceSetup) -> np.ndarray:
-    """Softmax of the model's logits for a list of (H, W, 3) uint8 images: (N, C) float64."""
+def probabilities(model: torch.nn.Module, images: Sequence[np.ndarray], device: DeviceSetup) -> np.ndarray:
+    """Softmax of the model's logits for (H, W, 3) uint8 images prepared at its ``image_size``: (N, C) float64.
+
+    The model must already be in eval mode on ``device`` (:func:`predict_files` puts it there).
+    """
     batch = to_model_input(torch.from_numpy(np.stack(images)), device.device, channels_last=device.channels_last)
     with device.autocast():
         logits = model(batch)
@@ -84,10 +87,10 @@ def predict_files(
             chunk = list(paths[start : start + batch_size])
             decoded = list(pool.map(lambda p: _decode_or_error(p, image_size), chunk))
             readable = [image for image in decoded if isinstance(image, np.ndarray)]
-            probabilities = iter(_probabilities(model, readable, device)) if readable else iter(())
+            batch = iter(probabilities(model, readable, device)) if readable else iter(())
             for path, image in zip(chunk, decoded, strict=True):
                 if isinstance(image, str):
                     yield ImagePrediction(path, None, image)
                 else:
-                    yield ImagePrediction(path, next(probabilities))
+                    yield ImagePrediction(path, next(batch))
             bar.update(len(chunk))
