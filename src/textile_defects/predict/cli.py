@@ -81,7 +81,7 @@ def min_frame_size(args: argparse.Namespace, info: ModelsInfo) -> tuple[int, int
     return args.min_size or info.min_frame_size or DEFAULT_MIN_FRAME_SIZE
 
 
-def _heatmap_writer(folder: Path, source: Path, info: ModelsInfo):  # type: ignore[no-untyped-def]
+def heatmap_writer(folder: Path, source: Path, info: ModelsInfo):  # type: ignore[no-untyped-def]
     from textile_defects.gate.heatmap import write_overlay  # matplotlib and OpenCV: only when asked for
 
     def write(frame, prediction: FramePrediction) -> None:  # type: ignore[no-untyped-def]
@@ -99,7 +99,7 @@ def judge_folder(args: argparse.Namespace, judge: Judge, rule: str) -> list[Fram
     info = judge.info
     minimum = min_frame_size(args, info)
     log.info("judging %d image(s); frames below %dx%d refused as ingest refuses them", len(images), *minimum)
-    on_judged = _heatmap_writer(args.heatmaps, args.source, info) if args.heatmaps is not None else None
+    on_judged = heatmap_writer(args.heatmaps, args.source, info) if args.heatmaps is not None else None
     frames = read_ahead(images, info.sizes, minimum, workers=min(args.batch_size, available_cores()), ahead=2 * args.batch_size)
     predictions = []
     for prediction in progress(judge_all(judge, frames, batch_size=args.batch_size, on_judged=on_judged), total=len(images), desc="predict", unit="img"):
