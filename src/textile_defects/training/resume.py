@@ -28,6 +28,7 @@ import logging
 import os
 import random
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -231,6 +232,7 @@ class TrainingState:
         if not self.enabled:
             return
         full = {"format": STATE_FORMAT, "key": self.key.parts, **payload}
+        started = time.perf_counter()
         try:
             atomic_write_stream(self.path, lambda handle: torch.save(full, handle))
             atomic_write_json(
@@ -239,6 +241,11 @@ class TrainingState:
             )
         except OutputError as exc:
             log.warning("training state after epoch %d not saved; training goes on. %s", payload["epoch"], exc)
+            return
+        log.debug(
+            "training state after epoch %d: %.1f MB in %.2f s",
+            payload["epoch"], self.path.stat().st_size / 1e6, time.perf_counter() - started,
+        )
 
     def close(self) -> None:
         """Release the lock and keep the state (the run failed: a re-run resumes from it)."""
