@@ -207,8 +207,13 @@ class _RunStates:
             self.store.save({**state, "run_id": self.run_id})
 
     def close(self, *, succeeded: bool) -> None:
-        if self.store is not None:
-            self.store.finish() if succeeded else self.store.close()
+        """Remove the state once the outputs are written; keep it (unlocked) for a re-run after a failure."""
+        if self.store is None:
+            return
+        if succeeded:
+            self.store.finish()
+        else:
+            self.store.close()
 
 
 def train(job: TrainJob) -> FitResult:
