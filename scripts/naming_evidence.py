@@ -29,23 +29,17 @@ from textile_defects.crossval.folds import fold_manifest
 from textile_defects.crossval.inference_adapter import predict_checkpoint
 from textile_defects.data.manifest import read_manifest, resolve
 from textile_defects.gate.checkpoint import load_gate
-from textile_defects.models.registry import build_encoder
-from textile_defects.naming.evidence import EvidenceExtractor
+from textile_defects.naming.evidence import extractor_for
 from textile_defects.naming.model import fit_type_model
 from textile_defects.utils.stage import load_params, run_stage
 
 log = logging.getLogger("naming_evidence")
 
-PARTS = ("shape", "window224", "window448", "frame")
+PARTS = ("shape", "profile")
 VARIANTS: dict[str, tuple[str, ...]] = {
     "shape cues": ("shape",),
-    "window 224 (native)": ("window224",),
-    "window 448 (halved)": ("window448",),
-    "windows 224+448": ("window224", "window448"),
-    "windows 224+448 + shape": ("window224", "window448", "shape"),
-    "window 448 + shape": ("window448", "shape"),
-    "whole frame (probe-like)": ("frame",),
-    "frame + windows + shape": ("frame", "window224", "window448", "shape"),
+    "profile cues": ("profile",),
+    "shape + profile cues": ("shape", "profile"),
 }
 Row = tuple[Path, str, str]  # path, label, original_id
 
@@ -63,8 +57,7 @@ def load_evidence(paths: Sequence[Path], gate_path: Path, params: Mapping, cache
     todo = [path for path in paths if str(path) not in known]
     if todo:
         gate, _ = load_gate(gate_path)
-        encoder, spec = build_encoder(str(params["encoder"]), str(params["weights"]))
-        extractor = EvidenceExtractor(gate, encoder, spec, PARTS, level)
+        extractor = extractor_for(gate, PARTS, level, str(params["encoder"]), str(params["weights"]))
         for path, evidence in zip(todo, extractor.from_files(todo), strict=True):
             known[str(path)] = evidence.parts
         np.savez(store, **{f"{path}|{part}": vector for path, parts in known.items() for part, vector in parts.items()})
@@ -115,6 +108,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("data/naming_evidence"))
     parser.add_argument("--level", type=float, default=0.5)
     parser.add_argument("--c", type=float, default=1.0)
+    parser.add_argument("--train", type=Path, default=Path("data/augmented/train/manifest.csv"),
+                        help="dev: the training images (default: the augmented training set; data/split/train/manifest.csv: the originals)")
     parser.add_argument("--extra-train", type=Path, action="append", default=[],
                         help="dev: more training images (e.g. transplanted composites' manifest.csv); repeatable")
     parser.add_argument("--cv-scores", type=Path, default=Path("data/sweeps/report_post_baseline/defaults/scores"),
@@ -145,7 +140,7 @@ def main() -> None:
     else:
         if args.test_manifest is None:
             parser.error("dev needs the development draw's manifest")
-        train = defect_rows(Path("data/augmented/train/manifest.csv"), good)
+        train = defect_rows(args.train, good)
         extra = [row for manifest in args.extra_train for row in defect_rows(manifest, good)]
         test = defect_rows(args.test_manifest, good)
         evidence = load_evidence([p for p, _, _ in train + extra + test], args.gate, params, args.cache, args.level)

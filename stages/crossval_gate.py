@@ -2,8 +2,10 @@
 
 With ``--gate`` it scores with a trained gate instead (holdout/dvc.yaml: the pipeline's own models/gate.pt).
 
-Writes <out> (gate_fold<k>.csv: original_id,label,fold,anomaly_score,threshold,defective)
-and <maps> (the patch-score maps of the scored originals, for the gate report).
+Writes <out> (gate_fold<k>.csv: original_id,label,fold,anomaly_score,threshold,defective),
+<maps> (the patch-score maps of the scored originals, for the gate report and the
+type classifier) and, with ``--model``, the fold's gate itself (its cv_transplant
+and cv_type locate the fold's training defects with it).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 import torch
 
 from textile_defects.data.manifest import read_manifest, resolve
-from textile_defects.gate.checkpoint import load_gate
+from textile_defects.gate.checkpoint import load_gate, save_gate
 from textile_defects.gate.model import GateConfig, fit_gate, good_training_images
 from textile_defects.gate.report import gate_scores_csv
 from textile_defects.runtime.allocator import keep_freed_memory
@@ -35,6 +37,7 @@ def main() -> None:
     parser.add_argument("--scored", type=Path, required=True, help="the fold's scored manifest.csv")
     parser.add_argument("--out", type=Path, required=True, help="gate_fold<k>.csv to write")
     parser.add_argument("--maps", type=Path, required=True, help=".npz of patch-score maps to write")
+    parser.add_argument("--model", type=Path, help="with --train: write the fold's gate checkpoint here too")
     args = parser.parse_args()
     params = load_params(args.params)
     torch.set_num_threads(available_cores())
@@ -43,6 +46,8 @@ def main() -> None:
     else:
         config = GateConfig.from_section(section(params, "gate"), encoder=params["encoder"], weights=params["weights"])
         gate = fit_gate(config, good_training_images(args.train, args.augmented, params["good_class"]))
+        if args.model is not None:
+            save_gate(gate, config, args.model)
     rows = read_manifest(args.scored)
     scores, maps = gate.score_files([resolve(args.scored, row) for row in rows], desc=f"gate fold {args.fold}")
     atomic_write_text(args.out, gate_scores_csv(args.fold, rows, scores, gate.threshold))

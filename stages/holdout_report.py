@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textile_defects.crossval.config import CrossvalConfig
+from textile_defects.crossval.config import VARIANTS, CrossvalConfig
 from textile_defects.holdout.report import holdout_report
 from textile_defects.utils.params import SectionReader
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
@@ -38,6 +38,7 @@ def main() -> None:
         str(params["good_class"]),
         CrossvalConfig.from_section(section(params, "crossval")),
         masks_dir=args.masks,
+        detector=SectionReader(section(params, "naming"), "naming").choice("detector", VARIANTS),
         tolerance_px=tolerance_px,
         border_patches=SectionReader(section(params, "gate"), "gate").integer("border_patches", minimum=0),
         metrics_path=args.metrics,

@@ -43,6 +43,7 @@ TINY_PARAMS: dict[str, Any] = {
     # The gate reads the tiny frames whole, with the default layers (auto: the encoder's own);
     # 4 good training originals allow 2 leave-out folds for its threshold.
     "gate": {"image_size": [160, 90], "threshold_folds": 2},
+    "transplant": {"composites_per_class": {"hole": 2, "lycra_cut": 2, "needle": 2, "twoply": 2}},
     "holdout": {
         "sample": {
             "width": 160,

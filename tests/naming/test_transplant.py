@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from textile_defects.gate.regions import Region
+from textile_defects.naming.profile import knit_period
 from textile_defects.naming.transplant import (
     TransplantSettings,
     composite_sheet,
-    knit_period,
     plan_composites,
     segment,
     transplant,

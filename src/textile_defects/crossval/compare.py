@@ -9,7 +9,7 @@ side by side and calls a difference "within noise" when the intervals overlap
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from textile_defects.stats.intervals import within_noise
@@ -103,6 +103,17 @@ def comparison_table(
     return "\n".join(lines) + "\n"
 
 
+def per_class_table(blocks: Mapping[str, Mapping[str, Any]], classes: Sequence[str] | None = None) -> str:
+    """Markdown: each model's recall per class (how many photos of it are named right), exact intervals over photos."""
+    any_block = next((block for block in blocks.values() if block), {})
+    names = list(classes) if classes is not None else list(any_block.get("per_class", {}))
+    lines = ["| model | " + " | ".join(f"{name} recall [CI]" for name in names) + " |", "|---|" + "---:|" * len(names)]
+    for model, block in blocks.items():
+        per_class = (block or {}).get("per_class", {})
+        lines.append(f"| {model} | " + " | ".join(format_figure(per_class.get(name, {}).get("recall"), 2) for name in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def summary_markdown(report: Mapping[str, Mapping[str, Any]], reference: str | None = None) -> str:
     """``reports/crossval/summary.md``: what was measured, the comparison table, how to read it."""
     any_block = next(iter(report.values()), {})
@@ -119,5 +130,8 @@ def summary_markdown(report: Mapping[str, Mapping[str, Any]], reference: str | N
         "Two figures whose intervals overlap are marked within noise: the data cannot tell them apart. "
         "`seed spread` is the range of F1 macro over training seeds: a rerun with another seed lands about there.",
         "",
+        "Each class named right (recall per class; k/n photos, summed over seeds; confusion matrices: confusion_<model>.png):",
+        "",
+        per_class_table(report),
     ]
     return "\n".join(lines)

@@ -20,7 +20,7 @@ from textile_defects.crossval.config import VARIANTS, CrossvalConfig
 from textile_defects.crossval.figures import confusion_csv, crossval_report
 from textile_defects.crossval.folds import FOLDS_NAME, check_plan_files
 from textile_defects.crossval.plots import forest_png, pooled_confusion_png
-from textile_defects.crossval.scores import PROBE, load_scores
+from textile_defects.crossval.scores import NAMING, PROBE, load_scores, parse_score_file_name
 from textile_defects.data.manifest import MANIFEST_NAME
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 
@@ -28,6 +28,15 @@ log = logging.getLogger(__name__)
 
 MODELS: tuple[str, ...] = (*VARIANTS, PROBE)
 """Rows of the report: the two fine-tuned variants and the frozen-feature probe."""
+OPTIONAL_MODELS: tuple[str, ...] = (NAMING,)
+"""Rows added when their score files exist: the detector named by the type classifier (crossval/dvc.yaml's
+cv_naming writes them; a sweep that trains only the variants has none)."""
+
+
+def reported_models(scores_dir: Path) -> tuple[str, ...]:
+    """:data:`MODELS`, then each of :data:`OPTIONAL_MODELS` that has score files in ``scores_dir``."""
+    present = {parsed[0] for path in scores_dir.glob("*.csv") if (parsed := parse_score_file_name(path.name)) is not None}
+    return MODELS + tuple(model for model in OPTIONAL_MODELS if model in present)
 
 
 def augmented_manifest(crossval_dir: Path, fold: int) -> Path:
@@ -58,14 +67,15 @@ def write_crossval_report(
         plan_dir, ingested_manifest, classes, config.k,
         {fold: [augmented_manifest(crossval_dir, fold)] for fold in range(config.k)},
     )
-    pooled = load_scores(scores_dir, plan_dir / FOLDS_NAME, classes, models=MODELS, seeds=config.seeds)
+    models = reported_models(scores_dir)
+    pooled = load_scores(scores_dir, plan_dir / FOLDS_NAME, classes, models=models, seeds=config.seeds)
     report = config.report
     metrics = crossval_report(
         pooled, classes, good_class, report.confidence, report.bootstrap_resamples, report.bootstrap_seed
     )
-    ordered = {model: metrics[model] for model in MODELS}
-    confusions = {model: confusion_csv(pooled[model], classes) for model in MODELS}
-    pictures = {f"confusion_{model}.png": pooled_confusion_png(pooled[model], classes) for model in MODELS}
+    ordered = {model: metrics[model] for model in models}
+    confusions = {model: confusion_csv(pooled[model], classes) for model in models}
+    pictures = {f"confusion_{model}.png": pooled_confusion_png(pooled[model], classes) for model in models}
     pictures["intervals.png"] = forest_png(ordered)
     summary = summary_markdown(ordered)
     atomic_write_json(metrics_path, metrics)
@@ -76,7 +86,7 @@ def write_crossval_report(
         for name, data in pictures.items():
             (folder / name).write_bytes(data)
         (folder / "summary.md").write_text(summary, encoding="utf-8")
-    for model in MODELS:
+    for model in models:
         figure = metrics[model]["f1_macro"]
         log.info(
             "%s: F1 macro %.3f [%.3f, %.3f] over %d run(s)",

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 PROBE = "probe"
 """Model name of the frozen-feature reference."""
+NAMING = "naming"
+"""Model name of the detector whose defect is named by the type classifier (textile_defects.naming.scores)."""
 NOT_CLASSIFIERS = ("gate",)
 """Score files of another format in the same folder (the anomaly gate reports itself)."""
 

@@ -82,11 +82,21 @@ def classifier_arrays(run: OutOfFold, order: Sequence[str], classes: Sequence[st
 def type_accuracy(
     labels: Sequence[str], defective: np.ndarray, named: np.ndarray, classes: Sequence[str], good_class: str, confidence: float
 ) -> dict[str, Any]:
-    """How many of the defect photos a rule calls defective it names right (``named``: class indices, from :func:`decide`)."""
+    """How many defect photos a rule calls defective and names right (``named``: class indices, from :func:`decide`).
+
+    Two shares of the same count: among the defects it finds, and among all
+    defect photos ("found and named right", the figure a QC team reads: how
+    often a defect leads to the right maintenance action).
+    """
     labels = np.asarray(labels)
     names = np.asarray(classes)[named]
-    found = np.asarray(defective, dtype=bool) & (labels != good_class)
-    return {"defect_type_accuracy_among_found": counted(int((names[found] == labels[found]).sum()), int(found.sum()), confidence)}
+    is_defect = labels != good_class
+    found = np.asarray(defective, dtype=bool) & is_defect
+    right = int((names[found] == labels[found]).sum())
+    return {
+        "defect_type_accuracy_among_found": counted(right, int(found.sum()), confidence),
+        "defect_found_and_named_right": counted(right, int(is_defect.sum()), confidence),
+    }
 
 
 def classifier_detection(

@@ -24,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from textile_defects.crossval.compare import comparison_table
+from textile_defects.crossval.compare import comparison_table, per_class_table
 from textile_defects.crossval.config import CrossvalConfig
 from textile_defects.crossval.figures import crossval_report
 from textile_defects.crossval.plots import forest_png, pooled_confusion_png
-from textile_defects.crossval.scores import load_scores
+from textile_defects.crossval.report import reported_models
+from textile_defects.crossval.scores import NAMING, load_scores
 from textile_defects.data.manifest import read_manifest
 from textile_defects.decision.detectors import GateScores, classifier_detection
 from textile_defects.errors import DataError
@@ -37,14 +38,15 @@ from textile_defects.gate import metrics
 from textile_defects.gate.localisation import load_maps, localisation_figures, read_masks
 from textile_defects.gate.report import SPECIFICITIES, read_gate_scores
 from textile_defects.holdout.heatmaps import SHEETS, heatmap_sheets, write_heatmaps
-from textile_defects.holdout.paired import paired_at_specificity
+from textile_defects.holdout.paired import paired_at_specificity, paired_naming
 from textile_defects.stats.proportions import format_counts, format_figure
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 
 log = logging.getLogger(__name__)
 
 MODELS: tuple[str, ...] = ("baseline", "post_baseline", "probe")
-"""The classifiers scored: the pipeline's two checkpoints and the frozen-feature probe."""
+"""The classifiers scored: the pipeline's two checkpoints and the frozen-feature probe (and, where its
+score file exists, the detector named by the type classifier: crossval.report.OPTIONAL_MODELS)."""
 FOLD = 0
 """The one "fold" every hold-out photo is scored in (the CV's score-file contract)."""
 
@@ -101,6 +103,18 @@ def paired_table(paired: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def naming_table(naming: Mapping[str, Mapping[str, Any]], classes: Sequence[str]) -> str:
+    """Markdown: the paired naming comparison: F1 macro difference [CI], and per class first only / second only (p)."""
+    lines = ["| first vs second | F1 macro difference [CI] | " + " | ".join(f"{name}: first only / second only (p)" for name in classes) + " |",
+             "|---|---:|" + "---:|" * len(classes)]  # fmt: skip
+    for pair, block in naming.items():
+        diff = block["f1_macro_difference"]
+        interval = "" if diff["ci_low"] is None else f" [{diff['ci_low']:+.3f}, {diff['ci_high']:+.3f}]"
+        cells = [f"{block['per_class'][n]['first_only']} / {block['per_class'][n]['second_only']} (p = {block['per_class'][n]['p_value']:.3g})" for n in classes]
+        lines.append(f"| {pair} | {diff['value']:+.3f}{interval} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _localisation_text(localisation: Mapping[str, Any] | None, sheets: Mapping[str, Sequence[str]]) -> str:
     drawn = "Heatmaps (one colour scale, the gate's threshold): " + ", ".join(
         f"{name} ({SHEETS[name]}, {len(originals)})" for name, originals in sheets.items()
@@ -123,6 +137,7 @@ def holdout_report(
     config: CrossvalConfig,
     *,
     masks_dir: Path,
+    detector: str = "post_baseline",
     tolerance_px: int,
     border_patches: int,
     metrics_path: Path,
@@ -143,10 +158,19 @@ def holdout_report(
     check_independent(holdout_manifest, pipeline_manifest)
     plan = holdout_plan(holdout_manifest, classes)
     scores_dir = holdout_dir / "scores"
-    pooled = load_scores(scores_dir, plan, classes, models=MODELS)
+    models = MODELS + tuple(model for model in reported_models(scores_dir) if model not in MODELS)
+    pooled = load_scores(scores_dir, plan, classes, models=models)
     report = config.report
     classifiers = crossval_report(pooled, classes, good_class, report.confidence, report.bootstrap_resamples, report.bootstrap_seed)
-    ordered = {model: classifiers[model] for model in MODELS}
+    ordered = {model: classifiers[model] for model in models}
+    naming: dict[str, Any] = {}
+    if NAMING in pooled:
+        # The pre-registered comparison (docs/naming.md): the type classifier's naming against the detector's own.
+        (named,), (own,) = pooled[NAMING], pooled[detector]
+        naming = {f"{NAMING} vs {detector}": paired_naming(
+            named.y_true, named.y_pred, own.y_pred, named.original_ids, classes,
+            resamples=report.bootstrap_resamples, seed=report.bootstrap_seed, confidence=report.confidence,
+        )}  # fmt: skip
 
     gate = GateScores.from_rows(read_gate_scores([scores_dir / f"gate_fold{FOLD}.csv"], plan), good_class)
     defective = gate.defective
@@ -156,7 +180,7 @@ def holdout_report(
     rocs = {"gate": metrics.roc_points(defective, gate.scores)}
     two_stage: dict[str, Any] = {}
     compared: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for model in MODELS:
+    for model in models:
         (run,) = pooled[model]
         found = classifier_detection(gate, run, classes, good_class, report.confidence)
         detection[model] = found.alone
@@ -185,6 +209,7 @@ def holdout_report(
         "detection": detection,
         "gate_then_classifier": two_stage,
         "paired": paired,
+        **({"paired_naming": naming} if naming else {}),
         **({"localisation": localisation} if localisation is not None else {}),
     }
     atomic_write_json(metrics_path, figures)
@@ -203,6 +228,14 @@ def holdout_report(
         "F1 from a bootstrap over photos, defect recall and specificity exact (Clopper-Pearson) over photos; "
         "two figures whose intervals overlap are within noise.",
         "",
+        "Each class named right (recall per class, exact intervals; confusion matrices: confusion_<model>.png):",
+        "",
+        per_class_table(ordered, classes),
+        *([naming_table(naming, classes), ""] if naming else []),
+        "Defects found and named right, as a share of all defect photos (gate-or-classifier): "
+        + ", ".join(f"{model} {format_figure(detection[f'gate_or_{model}']['defect_found_and_named_right'], 3)}" for model in models)
+        + ".",
+        "",
         "## Defective or good",
         "",
         detection_table(detection),
@@ -218,7 +251,7 @@ def holdout_report(
         "Defect type named right among the defects found, gate-then-classifier: "
         + ", ".join(f"{model} {format_figure(block['defect_type_accuracy_among_found'], 2)}" for model, block in two_stage.items())
         + "; gate-or-classifier: "
-        + ", ".join(f"{model} {format_figure(detection[f'gate_or_{model}']['defect_type_accuracy_among_found'], 2)}" for model in MODELS),
+        + ", ".join(f"{model} {format_figure(detection[f'gate_or_{model}']['defect_type_accuracy_among_found'], 2)}" for model in models),
         "",
         "## Where the gate looks",
         "",
@@ -226,7 +259,7 @@ def holdout_report(
         "",
     ])
     with atomic_output_dir(reports_dir) as folder:
-        for model in MODELS:
+        for model in models:
             (folder / f"confusion_{model}.png").write_bytes(pooled_confusion_png(pooled[model], classes, "hold-out"))
         (folder / "intervals.png").write_bytes(forest_png(ordered, source="Hold-out"))
         write_heatmaps(folder, sheets, gate, holdout_manifest, rows, maps, masks)

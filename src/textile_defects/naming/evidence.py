@@ -6,6 +6,8 @@ photos only, so fair on any defect photo, training ones included) says where
 to look, and the evidence is taken there (:mod:`textile_defects.gate.regions`):
 
 - ``shape``: the region's shape cues (extent, aspect, fill, orientation, size);
+- ``profile``: its thickness across the long axis at native pixels, in knit
+  periods, with its signed contrast and texture (:mod:`textile_defects.naming.profile`);
 - ``window<side>``: the frozen ImageNet encoder's pooled features of a
   ``side`` x ``side`` window of the stored frame around the peak, brought to
   the encoder's own input by area averaging when larger (224 = native pixels);
@@ -30,10 +32,12 @@ from textile_defects.errors import ConfigError
 from textile_defects.gate.features import normalise
 from textile_defects.gate.model import Gate
 from textile_defects.gate.regions import Region, crop, gate_region, shape_cues, window_box
-from textile_defects.models.registry import EncoderSpec
+from textile_defects.models.registry import EncoderSpec, build_encoder
+from textile_defects.naming.profile import profile_cues
 from textile_defects.utils.logs import progress
 
 SHAPE = "shape"
+PROFILE = "profile"
 FRAME = "frame"
 WINDOW = "window"
 
@@ -51,11 +55,11 @@ def window_side(part: str) -> int | None:
 
 
 def check_parts(parts: Sequence[str], key: str = "naming.evidence") -> tuple[str, ...]:
-    """``parts`` validated: shape, frame or window<side> (side >= 32), at least one, no repeats."""
-    bad = [part for part in parts if part not in (SHAPE, FRAME) and (window_side(part) or 0) < 32]
+    """``parts`` validated: shape, profile, frame or window<side> (side >= 32), at least one, no repeats."""
+    bad = [part for part in parts if part not in (SHAPE, PROFILE, FRAME) and (window_side(part) or 0) < 32]
     if bad or not parts or len(set(parts)) != len(parts):
         raise ConfigError(
-            f"{key}: got {list(parts)}; expected distinct parts among 'shape', 'frame' and 'window<side>' "
+            f"{key}: got {list(parts)}; expected distinct parts among 'shape', 'profile', 'frame' and 'window<side>' "
             "(side in pixels >= 32, e.g. window224, window448)."
         )
     return tuple(parts)
@@ -79,18 +83,26 @@ class EvidenceExtractor:
     """Computes :class:`Evidence` for frames: the gate's map, then windows through a frozen encoder.
 
     ``encoder`` is a registry encoder (pooled features, any input size) with
-    its ``spec``; ``level`` is the region's rise (:func:`gate_region`).
+    its ``spec``, needed only by the ``window<side>`` and ``frame`` parts (None
+    for ``shape`` and ``profile``, which read the gate's map and the pixels);
+    ``level`` is the region's rise (:func:`gate_region`).
     """
 
-    def __init__(self, gate: Gate, encoder: torch.nn.Module, spec: EncoderSpec, parts: Sequence[str], level: float) -> None:
+    def __init__(
+        self, gate: Gate, encoder: torch.nn.Module | None, spec: EncoderSpec | None, parts: Sequence[str], level: float
+    ) -> None:
         self.gate = gate
-        self.encoder = encoder.eval()
-        self.spec = spec
         self.parts = check_parts(parts)
+        needs_encoder = [part for part in self.parts if part not in (SHAPE, PROFILE)]
+        if needs_encoder and (encoder is None or spec is None):
+            raise ConfigError(f"naming.evidence: {needs_encoder} read an ImageNet encoder; none was given.")
+        self.encoder = None if encoder is None else encoder.eval()
+        self.spec = spec
         self.level = float(level)
 
     @torch.inference_mode()
     def _pooled(self, pixels: np.ndarray) -> np.ndarray:
+        assert self.encoder is not None and self.spec is not None  # checked in __init__
         side = self.spec.input_size
         batch = normalise(pixels[None], self.spec.mean, self.spec.std)
         if batch.shape[-1] > side or batch.shape[-2] > side:
@@ -109,7 +121,10 @@ class EvidenceExtractor:
         for part in self.parts:
             if part == SHAPE:
                 parts[part] = shape_cues(region, size)
+            elif part == PROFILE:
+                parts[part] = profile_cues(frame, region)
             elif part == FRAME:
+                assert self.spec is not None  # checked in __init__
                 squeezed = F.interpolate(
                     torch.from_numpy(np.array(frame, copy=True)).permute(2, 0, 1)[None].float(),
                     size=(self.spec.input_size, self.spec.input_size), mode="area",
@@ -124,3 +139,12 @@ class EvidenceExtractor:
     def from_files(self, paths: Iterable[Path], *, desc: str = "naming evidence") -> list[Evidence]:
         """Evidence of image files, read through the project's one preprocessing at the gate's frame size."""
         return [self.from_frame(prepare_image(path, self.gate.image_size)) for path in progress(list(paths), desc=desc, unit="img")]
+
+
+def extractor_for(gate: Gate, parts: Sequence[str], level: float, encoder: str, weights: str) -> EvidenceExtractor:
+    """An extractor for ``parts``, building the frozen ``encoder`` only when a part reads it."""
+    parts = check_parts(parts)
+    if all(part in (SHAPE, PROFILE) for part in parts):
+        return EvidenceExtractor(gate, None, None, parts, level)
+    module, spec = build_encoder(encoder, weights)
+    return EvidenceExtractor(gate, module, spec, parts, level)

@@ -32,6 +32,8 @@ class TypeModel:
     weights: np.ndarray
     """(C, D) logit weights on standardised features."""
     bias: np.ndarray
+    level: float = 0.5
+    """The gate region's level (:func:`textile_defects.gate.regions.gate_region`) its evidence was taken at."""
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """(N, C) class probabilities of (N, D) feature rows."""
@@ -43,7 +45,8 @@ class TypeModel:
 
 
 def fit_type_model(
-    features: np.ndarray, labels: Sequence[str], classes: Sequence[str], parts: Sequence[str], *, c: float, seed: int
+    features: np.ndarray, labels: Sequence[str], classes: Sequence[str], parts: Sequence[str], *, c: float, seed: int,
+    level: float = 0.5,
 ) -> TypeModel:
     """Fit on (N, D) ``features`` with ``labels`` among ``classes``; classes weighted to balance (few photos each).
 
@@ -69,5 +72,5 @@ def fit_type_model(
         bias = np.concatenate([[0.0], bias])
     return TypeModel(
         classes=tuple(classes), parts=tuple(parts), mean=scaler.mean_.astype(np.float64), scale=scale.astype(np.float64),
-        weights=weights.astype(np.float64), bias=bias.astype(np.float64),
+        weights=weights.astype(np.float64), bias=bias.astype(np.float64), level=float(level),
     )  # fmt: skip

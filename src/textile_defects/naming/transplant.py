@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from textile_defects.gate.regions import Region
+from textile_defects.naming.profile import knit_period
 from textile_defects.utils.seeding import derive_seed
 
 SPAN_SHARE = 0.9
@@ -170,26 +171,6 @@ def transplant(
         "box": [int(box_x), int(box_y), int(box_x + box_w), int(box_y + box_h)],
     }
     return Composite(pixels=np.ascontiguousarray(blended), mask=moved, record=record)
-
-
-def knit_period(frame: np.ndarray) -> tuple[float, float]:
-    """The fabric's dominant repeat (px horizontally, px vertically), from the grey image's power spectrum.
-
-    Used to paste a defect only onto fabric of about its own stitch size: a
-    patch of large loops in small ones shows a seam whatever the blending.
-    """
-    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    grey -= grey.mean()
-    spectrum = np.abs(np.fft.rfft2(grey)) ** 2
-    height, width = grey.shape
-    periods = []
-    for profile, extent in ((spectrum.sum(axis=0), width), (spectrum[: height // 2].sum(axis=1), height)):
-        profile = profile.copy()
-        # Repeats longer than 1/32 of the frame are its shading and vignetting, not the knit.
-        profile[: max(3, extent // 32)] = 0
-        frequency = int(np.argmax(profile[: extent // 2]))
-        periods.append(extent / max(frequency, 1))
-    return periods[0], periods[1]
 
 
 def plan_composites(

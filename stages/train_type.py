@@ -1,0 +1,54 @@
+"""Stage train_type: the type classifier that names the defect from the gate's evidence where it points.
+
+Fitted on the training split's defect photos (their augmented copies with
+naming.train_images: augmented) and, with naming.composites, the transplanted
+composites; their evidence comes from the pipeline's gate, built from good
+photos only, so its map of a training defect is fair. Writes <model> (.npz).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from textile_defects.crossval.config import VARIANTS
+from textile_defects.gate.checkpoint import load_gate
+from textile_defects.naming.checkpoint import save_type_model
+from textile_defects.naming.classify import defect_images, fit_on_images
+from textile_defects.naming.config import NamingConfig
+from textile_defects.naming.evidence import extractor_for
+from textile_defects.utils.params import available_cores
+from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
+
+log = logging.getLogger("stages.train_type")
+
+
+def main() -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--originals", type=Path, required=True, help="training originals' manifest.csv")
+    parser.add_argument("--augmented", type=Path, required=True, help="their augmented copies' manifest.csv")
+    parser.add_argument("--composites", type=Path, required=True, help="the transplant stage's manifest.csv")
+    parser.add_argument("--gate", type=Path, required=True, help="the gate (models/gate.pt)")
+    parser.add_argument("--model", type=Path, required=True, help="type model (.npz) to write")
+    args = parser.parse_args()
+    params = load_params(args.params)
+    good = str(params["good_class"])
+    defects = [name for name in params["classes"] if name != good]
+    config = NamingConfig.from_section(section(params, "naming"), VARIANTS)
+    torch.set_num_threads(available_cores())
+    gate, _ = load_gate(args.gate)
+    extractor = extractor_for(gate, config.evidence, config.level, str(params["encoder"]), str(params["weights"]))
+    manifests = [args.augmented if config.train_images == "augmented" else args.originals]
+    if config.composites:
+        manifests.append(args.composites)
+    images = defect_images(manifests, good)
+    model = fit_on_images(extractor, images, defects, c=config.c, seed=config.seed)
+    save_type_model(model, args.gate, args.model)
+    log.info("train_type: %s from %d defect images (%s), evidence %s", args.model, len(images),
+             " + ".join(str(m) for m in manifests), list(config.evidence))  # fmt: skip
+
+
+if __name__ == "__main__":
+    run_stage(main)
