@@ -26,6 +26,7 @@ def save_type_model(model: TypeModel, gate_path: Path, path: Path) -> Path:
     """Write ``model`` with the hash of ``gate_path`` (the gate whose maps gave its evidence)."""
     header = {
         "format": FORMAT, "classes": list(model.classes), "parts": list(model.parts), "level": model.level,
+        "border_patches": model.border_patches,
         "gate_sha256": sha256_file(gate_path),
     }  # fmt: skip
     buffer = io.BytesIO()
@@ -34,8 +35,8 @@ def save_type_model(model: TypeModel, gate_path: Path, path: Path) -> Path:
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_type_model(path: Path, gate_path: Path | None = None) -> TypeModel:
-    """Read a type model; with ``gate_path``, refuse it unless it was fitted on that gate's maps."""
+def load_type_model(path: Path, gate_path: Path | None = None, *, gate_sha256: str | None = None) -> TypeModel:
+    """Read a type model; with ``gate_path`` (or the gate checkpoint's ``gate_sha256``), refuse it unless fitted on that gate's maps."""
     if not Path(path).is_file():
         raise ConfigError(f"{path}: type model not found; run `dvc repro train_type` (or pass --type none).")
     try:
@@ -46,9 +47,13 @@ def load_type_model(path: Path, gate_path: Path | None = None) -> TypeModel:
         raise ConfigError(f"{path}: not a type model file ({exc}); re-create it with `dvc repro train_type`.") from exc
     if header.get("format") != FORMAT:
         raise ConfigError(f"{path}: format {header.get('format')!r}, expected {FORMAT!r}; re-create it with `dvc repro train_type`.")
-    if gate_path is not None and sha256_file(gate_path) != header["gate_sha256"]:
+    expected = sha256_file(gate_path) if gate_path is not None else gate_sha256
+    if expected is not None and expected != header["gate_sha256"]:
         raise ConfigError(
-            f"{path} was fitted on the maps of another gate than {gate_path}; its shape cues would be read in the "
+            f"{path} was fitted on the maps of another gate than {gate_path or 'the one in use'}; its cues would be read in the "
             "wrong terms. Re-run `dvc repro train_type` with this gate, or use the gate it came with."
         )
-    return TypeModel(classes=tuple(header["classes"]), parts=tuple(header["parts"]), level=float(header["level"]), **arrays)
+    return TypeModel(
+        classes=tuple(header["classes"]), parts=tuple(header["parts"]), level=float(header["level"]),
+        border_patches=int(header["border_patches"]), **arrays,
+    )  # fmt: skip

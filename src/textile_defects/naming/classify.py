@@ -6,6 +6,7 @@ Its answer is handed to a whole-frame classifier by
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -29,7 +30,8 @@ def fit_on_images(
     """The type classifier fitted on the evidence of ``images`` (their gate maps computed here)."""
     evidence = extractor.from_files([path for path, _ in images], desc="type evidence (training)")
     features = np.stack([item.vector(extractor.parts) for item in evidence])
-    return fit_type_model(features, [label for _, label in images], defect_classes, extractor.parts, c=c, seed=seed, level=extractor.level)
+    model = fit_type_model(features, [label for _, label in images], defect_classes, extractor.parts, c=c, seed=seed, level=extractor.level)
+    return dataclasses.replace(model, border_patches=extractor.gate.border_patches)
 
 
 def name_images(

@@ -31,13 +31,11 @@ from textile_defects.data.images import prepare_image
 from textile_defects.errors import ConfigError
 from textile_defects.gate.features import normalise
 from textile_defects.gate.model import Gate
-from textile_defects.gate.regions import Region, crop, gate_region, shape_cues, window_box
+from textile_defects.gate.regions import Region, crop, gate_region, window_box
 from textile_defects.models.registry import EncoderSpec, build_encoder
-from textile_defects.naming.profile import profile_cues
+from textile_defects.naming.cues import CUE_PARTS, PROFILE, SHAPE, cue
 from textile_defects.utils.logs import progress
 
-SHAPE = "shape"
-PROFILE = "profile"
 FRAME = "frame"
 WINDOW = "window"
 
@@ -93,7 +91,7 @@ class EvidenceExtractor:
     ) -> None:
         self.gate = gate
         self.parts = check_parts(parts)
-        needs_encoder = [part for part in self.parts if part not in (SHAPE, PROFILE)]
+        needs_encoder = [part for part in self.parts if part not in CUE_PARTS]
         if needs_encoder and (encoder is None or spec is None):
             raise ConfigError(f"naming.evidence: {needs_encoder} read an ImageNet encoder; none was given.")
         self.encoder = None if encoder is None else encoder.eval()
@@ -119,10 +117,8 @@ class EvidenceExtractor:
         parts: dict[str, np.ndarray] = {}
         windows: dict[str, tuple[int, int, int, int]] = {}
         for part in self.parts:
-            if part == SHAPE:
-                parts[part] = shape_cues(region, size)
-            elif part == PROFILE:
-                parts[part] = profile_cues(frame, region)
+            if part in CUE_PARTS:
+                parts[part] = cue(part, frame, region)
             elif part == FRAME:
                 assert self.spec is not None  # checked in __init__
                 squeezed = F.interpolate(
@@ -144,7 +140,7 @@ class EvidenceExtractor:
 def extractor_for(gate: Gate, parts: Sequence[str], level: float, encoder: str, weights: str) -> EvidenceExtractor:
     """An extractor for ``parts``, building the frozen ``encoder`` only when a part reads it."""
     parts = check_parts(parts)
-    if all(part in (SHAPE, PROFILE) for part in parts):
+    if all(part in CUE_PARTS for part in parts):
         return EvidenceExtractor(gate, None, None, parts, level)
     module, spec = build_encoder(encoder, weights)
     return EvidenceExtractor(gate, module, spec, parts, level)

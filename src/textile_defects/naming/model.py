@@ -15,9 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
-
 from textile_defects.errors import DataError
 
 
@@ -34,6 +31,8 @@ class TypeModel:
     bias: np.ndarray
     level: float = 0.5
     """The gate region's level (:func:`textile_defects.gate.regions.gate_region`) its evidence was taken at."""
+    border_patches: int = 1
+    """The gate's edge rings left out of the peak search, as when it was fitted."""
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """(N, C) class probabilities of (N, D) feature rows."""
@@ -61,6 +60,10 @@ def fit_type_model(
     unknown = sorted(set(labels) - set(classes))
     if unknown:
         raise DataError(f"type classifier: training labels {unknown} are not defect classes {list(classes)}.")
+    # Imported here: applying a fitted model needs numpy only (predict on a line PC).
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
     targets = np.array([list(classes).index(label) for label in labels])
     scaler = StandardScaler().fit(features)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)

@@ -1,0 +1,56 @@
+"""predict's type naming: the defect named by the type classifier, detection left to the classifier and the gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from textile_defects.data.images import prepare_image
+from textile_defects.data.manifest import sha256_file
+from textile_defects.errors import ConfigError
+from textile_defects.gate.checkpoint import load_gate
+from textile_defects.naming.checkpoint import save_type_model
+from textile_defects.naming.cues import region_and_cues
+from textile_defects.naming.model import fit_type_model
+from textile_defects.predict.judges import FramePrediction, ModelsInfo
+from textile_defects.predict.naming import DefectNamer
+from tests.helpers.gate import tiny_gate_and_photos
+
+CLASSES = ("non_defect", "hole", "lycra_cut", "needle", "twoply")
+
+
+def info(gate_size: tuple[int, int] | None) -> ModelsInfo:
+    return ModelsInfo(engine="pytorch", classes=CLASSES, good_class="non_defect", classifier_size=(32, 32),
+                      gate_size=gate_size, threshold=1.0 if gate_size else None, min_frame_size=None)  # fmt: skip
+
+
+def test_the_type_classifier_names_the_defect_and_the_box_is_where_the_gate_points(tmp_path: Path) -> None:
+    gate_path, photos = tiny_gate_and_photos(tmp_path)
+    gate, _ = load_gate(gate_path)
+    frame = prepare_image(photos / "spotted.png", gate.image_size)
+    patch_map = gate.patch_scores(frame)
+    _, cues = region_and_cues(frame, patch_map, ("shape", "profile"), border_patches=gate.border_patches, level=0.5)
+    # A type model whose only "twoply" example is this very frame's cues: it must name it twoply.
+    rng = np.random.default_rng(0)
+    features = np.vstack([cues + rng.normal(0, 0.01, cues.shape) for _ in range(3)] + [rng.normal(5, 1, (9, cues.size))])
+    labels = ["twoply"] * 3 + ["hole", "lycra_cut", "needle"] * 3
+    model = fit_type_model(features, labels, CLASSES[1:], ("shape", "profile"), c=1.0, seed=0)
+    save_type_model(model, gate_path, tmp_path / "type.npz")
+
+    namer = DefectNamer(tmp_path / "type.npz", info(gate.image_size), gate_sha256=sha256_file(gate_path))
+    probabilities = np.array([0.2, 0.5, 0.2, 0.06, 0.04])
+    named = namer.name(FramePrediction(photos / "spotted.png", probabilities, anomaly_score=2.0, patch_map=patch_map), frame)
+    out = named.prediction.probabilities
+    assert out is not None and out[0] == probabilities[0] and out.max() == probabilities.max()
+    assert CLASSES[int(out.argmax())] == "twoply"
+    x0, y0, x1, y1 = named.box
+    assert x0 <= 95 and x1 >= 70 and y0 <= 60 and y1 >= 40  # the spot (x 70-95, y 40-60)
+    unjudged = FramePrediction(photos / "x.png", None, error="unreadable")
+    assert namer.name(unjudged, frame).box is None
+
+    with pytest.raises(ConfigError, match="another gate"):
+        DefectNamer(tmp_path / "type.npz", info(gate.image_size), gate_sha256="0" * 64)
+    with pytest.raises(ConfigError, match="needs the gate"):
+        DefectNamer(tmp_path / "type.npz", info(None), gate_sha256=None)
