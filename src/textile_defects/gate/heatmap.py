@@ -49,9 +49,25 @@ def overlay(image: np.ndarray, patch_map: np.ndarray, threshold: float, mask: np
     return Image.fromarray(frame)
 
 
-def write_overlay(path: str | Path, image: np.ndarray, patch_map: np.ndarray, threshold: float) -> Path:
-    """Write :func:`overlay` of one frame as a PNG, atomically (predict's ``--heatmaps``)."""
-    return atomic_write_bytes(path, _png(overlay(image, patch_map, threshold)))
+def write_overlay(
+    path: str | Path, image: np.ndarray, patch_map: np.ndarray, threshold: float,
+    box: tuple[int, int, int, int] | None = None, caption: str | None = None,
+) -> Path:  # fmt: skip
+    """Write :func:`overlay` of one frame as a PNG, atomically (predict's ``--heatmaps``).
+
+    ``box`` (x0, y0, x1, y1, frame pixels): the region the defect was named from, outlined,
+    with ``caption`` (the class named) above it.
+    """
+    picture = overlay(image, patch_map, threshold)
+    if box is not None:
+        draw = ImageDraw.Draw(picture)
+        scale = picture.width / image.shape[1]
+        x0, y0, x1, y1 = (round(v * scale) for v in box)
+        for grow in range(3):
+            draw.rectangle((x0 - grow, y0 - grow, x1 + grow, y1 + grow), outline=(0, 255, 255))
+        if caption:
+            draw.text((x0 + 2, max(0, y0 - 14)), caption, fill=(0, 255, 255))
+    return atomic_write_bytes(path, _png(picture))
 
 
 def write_grid(path: str | Path, tiles: Sequence[tuple[Image.Image, str]], *, thumb_width: int, columns: int) -> Path:

@@ -13,7 +13,8 @@ from textile_defects.decision.rules import RULES
 from textile_defects.errors import DataError
 from textile_defects.predict.frames import judge_all, read_ahead
 from textile_defects.predict.judges import ENGINES, FramePrediction, Judge, ModelsInfo
-from textile_defects.predict.models import DEFAULT_MODEL, choose_judge
+from textile_defects.predict.models import DEFAULT_MODEL, choose_judge, gate_path
+from textile_defects.predict.naming import DEFAULT_NAMING, NAMINGS, TYPE_FILE, gate_sha256_of, with_naming
 from textile_defects.predict.rows import csv_lines, header, row
 from textile_defects.predict.sources import display_path, find_images
 from textile_defects.utils.atomic import atomic_write_text
@@ -59,6 +60,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="smallest frame judged, as ingest checks photos (default: the engine files' record of ingest.min_width x "
         f"min_height, else {DEFAULT_MIN_FRAME_SIZE[0]}x{DEFAULT_MIN_FRAME_SIZE[1]})",
     )
+    parser.add_argument(
+        "--naming", choices=NAMINGS, default=DEFAULT_NAMING,
+        help="who names the defect of a defective frame: type (the type classifier on the gate's region, docs/naming.md), "
+        "classifier, or auto (type when its file is found and a gate is in use); default: %(default)s",
+    )
+    parser.add_argument("--type", type=Path, help=f"type classifier file (default: {TYPE_FILE} beside --model)")
     parser.add_argument("--watch", action="store_true", help="judge frames as they land in SOURCE, appending rows to --out (docs/engine.md)")
     parser.add_argument("--poll", type=float, default=0.2, help="watch: seconds between looks at the folder (default: %(default)s)")
     parser.add_argument("--settle", type=float, default=0.5, help="watch: seconds a file's size must stay unchanged before it is read (default: %(default)s)")
@@ -86,7 +93,10 @@ def heatmap_writer(folder: Path, source: Path, info: ModelsInfo):  # type: ignor
 
     def write(frame, prediction: FramePrediction) -> None:  # type: ignore[no-untyped-def]
         name = display_path(frame.path, source).replace("/", "__")
-        write_overlay(folder / f"{Path(name).stem}.png", frame.pixels[info.gate_size], prediction.patch_map, info.threshold)
+        named = prediction.probabilities is not None and prediction.region_box is not None
+        caption = info.classes[int(prediction.probabilities.argmax())] if named else None  # type: ignore[union-attr]
+        write_overlay(folder / f"{Path(name).stem}.png", frame.pixels[info.gate_size], prediction.patch_map, info.threshold,
+                      box=prediction.region_box if named else None, caption=caption)  # fmt: skip
 
     return write
 
@@ -131,6 +141,10 @@ def predict(argv: Sequence[str] | None = None) -> list[FramePrediction]:
     """Run the CLI with ``argv``: judge, write the CSV, log a summary; returns every prediction (watch mode: this run's)."""
     args = parse_args(argv)
     judge = choose_judge(args)
+    model = args.model or DEFAULT_MODEL
+    type_file = args.type or (None if args.bundle is not None else model.parent / TYPE_FILE)
+    gate_file = None if args.bundle is not None else gate_path(args.gate, args.heatmaps, model)
+    judge = with_naming(judge, args.naming, type_file, gate_sha256_of(judge, gate_file))
     rule = args.rule or RULES[0]
     if args.watch:
         from textile_defects.predict.watch import watch

@@ -41,6 +41,8 @@ class FramePrediction:
     error: str | None = None
     anomaly_score: float | None = None
     patch_map: np.ndarray | None = None
+    region_box: tuple[int, int, int, int] | None = None
+    """With the type classifier naming the defect: the gate region's box (x0, y0, x1, y1) in gate-frame pixels."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class ModelsInfo:
     threshold: float | None
     min_frame_size: tuple[int, int] | None
     """Ingest's smallest accepted frame as recorded at export (None: the torch path knows none)."""
+    names_by_type: bool = False
+    """The type classifier names the defect (:mod:`textile_defects.predict.naming`), not the classifier."""
 
     @property
     def sizes(self) -> list[tuple[int, int]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +23,18 @@ from textile_defects.errors import ConfigError
 from textile_defects.naming.checkpoint import load_type_model
 from textile_defects.naming.cues import CUE_PARTS, region_and_cues
 from textile_defects.naming.scores import reorder_defects
-from textile_defects.predict.judges import FramePrediction, ModelsInfo
+from textile_defects.data.frames import Frame
+from textile_defects.predict.judges import FramePrediction, Judge, ModelsInfo
 
 log = logging.getLogger("textile_defects.predict")
 
 TYPE_FILE = "type.npz"
 """The type classifier used by default: this file beside the classifier checkpoint (train_type writes models/type.npz)."""
-NAMINGS: tuple[str, ...] = ("type", "classifier")
-"""``--naming``: the type classifier names the defect, or the classifier itself (docs/naming.md)."""
+NAMINGS: tuple[str, ...] = ("auto", "type", "classifier")
+"""``--naming``: type (the type classifier names the defect), classifier (the classifier itself), auto
+(type when its file is found and a gate is in use, else classifier, saying why)."""
+DEFAULT_NAMING = "classifier"
+"""predict's default, set by the pre-registered hold-out comparison (docs/naming.md)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,3 +70,53 @@ class DefectNamer:
         defects = self.model.classes
         reordered = reorder_defects(prediction.probabilities[None], self.info.classes, self.info.good_class, types, defects)[0]
         return Named(dataclasses.replace(prediction, probabilities=reordered), region.box)
+
+
+class NamingJudge(Judge):
+    """``inner``'s predictions, each defect named by ``namer`` from the frame at the gate's size."""
+
+    def __init__(self, inner: Judge, namer: DefectNamer) -> None:
+        self.inner = inner
+        self.namer = namer
+        self.info = dataclasses.replace(inner.info, names_by_type=True)
+
+    def judge(self, frames: Sequence[Frame]) -> list[FramePrediction]:
+        gate_size = self.info.gate_size
+        assert gate_size is not None  # DefectNamer refuses a judge without a gate
+        named = []
+        for frame, prediction in zip(frames, self.inner.judge(frames), strict=True):
+            result = self.namer.name(prediction, frame.pixels[gate_size])
+            named.append(dataclasses.replace(result.prediction, region_box=result.box))
+        return named
+
+
+def with_naming(judge: Judge, naming: str, type_file: Path | None, gate_sha256: str | None) -> Judge:
+    """``judge`` as ``--naming`` asks: the type classifier of ``type_file`` naming the defect, or the classifier."""
+    if naming == "classifier":
+        return judge
+    if naming == "auto":
+        missing = "no anomaly gate" if judge.info.gate_size is None else None
+        if missing is None and (type_file is None or not type_file.is_file()):
+            missing = f"no type classifier {type_file or TYPE_FILE} (dvc repro train_type)"
+        if missing is not None:
+            log.info("the classifier names the defect: %s", missing)
+            return judge
+    if type_file is None or not type_file.is_file():
+        raise ConfigError(
+            f"--naming type needs the type classifier ({type_file or TYPE_FILE}): build it with `dvc repro train_type`, "
+            "pass --type PATH, or name with the classifier (--naming classifier)."
+        )
+    return NamingJudge(judge, DefectNamer(type_file, judge.info, gate_sha256=gate_sha256))
+
+
+def gate_sha256_of(judge: Judge, gate_checkpoint: Path | None) -> str | None:
+    """The SHA-256 of the gate checkpoint ``judge`` runs (an engine file records its source's)."""
+    engine_gate = getattr(judge, "gate", None)
+    info = getattr(engine_gate, "info", None)
+    if info is not None and getattr(info, "source_sha256", None):
+        return str(info.source_sha256)
+    if gate_checkpoint is not None and gate_checkpoint.is_file():
+        from textile_defects.data.manifest import sha256_file
+
+        return sha256_file(gate_checkpoint)
+    return None

@@ -23,17 +23,24 @@ from textile_defects.predict.judges import FramePrediction, ModelsInfo
 GATE_COLUMNS = ["anomaly_score", "gate_threshold", "classifier_predicted"]
 
 
+NAMING_COLUMNS = ["named_by", "defect_box"]
+"""With the type classifier (``--naming type``): who named the defect, and the gate region's box x0 y0 x1 y1."""
+
+
 def header(info: ModelsInfo) -> list[str]:
-    """The CSV's columns for these models."""
+    """The CSV's columns for these models (with the naming columns when the type classifier names the defect)."""
     gate = GATE_COLUMNS if info.threshold is not None else []
-    return ["path", "predicted", "confidence", "defective", *gate, *(f"p_{name}" for name in info.classes), "error"]
+    extra = NAMING_COLUMNS if info.names_by_type else []
+    return ["path", "predicted", "confidence", "defective", *gate, *extra, *(f"p_{name}" for name in info.classes), "error"]
 
 
 def row(prediction: FramePrediction, name: str, info: ModelsInfo, rule: str) -> list[str]:
     """One file's cells (``name``: how the file is named in the output)."""
     with_gate = info.threshold is not None
+    naming = info.names_by_type
+    naming_cells = [""] * len(NAMING_COLUMNS) if naming else []
     if prediction.probabilities is None:
-        return [name, "", "", "", *([""] * len(GATE_COLUMNS) if with_gate else []), *([""] * len(info.classes)), prediction.error or ""]
+        return [name, "", "", "", *([""] * len(GATE_COLUMNS) if with_gate else []), *naming_cells, *([""] * len(info.classes)), prediction.error or ""]
     probabilities = prediction.probabilities
     label = int(probabilities.argmax())
     extra: list[str] = []
@@ -45,7 +52,11 @@ def row(prediction: FramePrediction, name: str, info: ModelsInfo, rule: str) -> 
         label = int(labels[0])
     cells = [f"{value:.6f}" for value in probabilities]
     defective_cell = "no" if info.classes[label] == info.good_class else "yes"
-    return [name, info.classes[label], cells[label], defective_cell, *extra, *cells, ""]
+    if naming and defective_cell == "yes" and prediction.region_box is not None:
+        naming_cells = ["type", " ".join(str(v) for v in prediction.region_box)]
+    elif naming and defective_cell == "yes":
+        naming_cells = ["classifier", ""]
+    return [name, info.classes[label], cells[label], defective_cell, *extra, *naming_cells, *cells, ""]
 
 
 def csv_lines(rows: Sequence[Sequence[str]]) -> str:
