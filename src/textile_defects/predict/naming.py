@@ -85,9 +85,19 @@ class NamingJudge(Judge):
         assert gate_size is not None  # DefectNamer refuses a judge without a gate
         named = []
         for frame, prediction in zip(frames, self.inner.judge(frames), strict=True):
+            if not self._maybe_defective(prediction):
+                named.append(prediction)  # good by every rule: nothing to name (most frames on a line)
+                continue
             result = self.namer.name(prediction, frame.pixels[gate_size])
             named.append(dataclasses.replace(result.prediction, region_box=result.box))
         return named
+
+    def _maybe_defective(self, prediction: FramePrediction) -> bool:
+        """Defective by some rule: the gate above its threshold, or the classifier's argmax a defect."""
+        if prediction.probabilities is None:
+            return False
+        gate_says = prediction.anomaly_score is not None and self.info.threshold is not None and prediction.anomaly_score > self.info.threshold
+        return gate_says or self.info.classes[int(prediction.probabilities.argmax())] != self.info.good_class
 
 
 def with_naming(judge: Judge, naming: str, type_file: Path | None, gate_sha256: str | None) -> Judge:
