@@ -19,6 +19,10 @@ from textile_defects.crossval.report import augmented_manifest
 
 from tests.helpers.repo import REPO_ROOT, copy_of_repo, deep_merge, project_files, run
 
+# The tiny CV now also transplants, fits a type classifier per fold and hands its naming over
+# (20 more stage runs): its one-off build needs more than the suite's default 900 s on a loaded machine.
+pytestmark = pytest.mark.timeout(1800)
+
 
 FOLDS = 2
 SEEDS = (3, 4)

@@ -46,7 +46,7 @@ def test_every_holdout_photo_is_scored_by_every_model_and_the_gate(holdout_repo:
     photos, defects = sum(counts.values()), sum(n for label, n in counts.items() if label != params["good_class"])
     figures = json.loads((repo / "metrics/holdout.json").read_text())
     assert (figures["originals"], figures["defect_originals"]) == (photos, defects)
-    assert set(figures["classifiers"]) == {"baseline", "post_baseline", "probe"}
+    assert set(figures["classifiers"]) == {"baseline", "post_baseline", "probe", "naming"}
     for model, block in figures["classifiers"].items():
         assert block["originals"] == photos and block["runs"] == 1, model
         assert block["f1_macro"]["ci_low"] <= block["f1_macro"]["mean"] <= block["f1_macro"]["ci_high"], model

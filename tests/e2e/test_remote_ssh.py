@@ -218,7 +218,7 @@ def test_run_cache_rebuilds_a_checkout_without_dvc_lock(
 
     # All but evaluate: it writes its metrics with `cache: false`, which
     # `dvc push --run-cache` does not upload, so DVC would rerun that stage.
-    repro = run(["dvc", "repro", "--pull", "train_baseline", "train_post_baseline", "train_gate", "export_engine", "augment_test"], repo_c)
+    repro = run(["dvc", "repro", "--pull", "train_baseline", "train_post_baseline", "train_gate", "export_engine", "train_type", "augment_test"], repo_c)
 
     assert "Running stage" not in repro.stdout, repro.stdout
     restored = sorted(yaml.safe_load((repo_c / "dvc.lock").read_text())["stages"])

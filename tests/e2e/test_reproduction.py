@@ -62,7 +62,7 @@ def second_run(first_run: Path) -> tuple[Path, str]:
 def test_fresh_clone_recomputes_every_stage(first_run: Path, second_run: tuple[Path, str]) -> None:
     """The clone had no cache: a match below must come from recomputation, not a restore."""
     _, stdout = second_run
-    assert set(lock_stages(first_run)) == {*DATA_STAGES, *TRAIN_STAGES, "evaluate", "export_engine"}
+    assert set(lock_stages(first_run)) == {*DATA_STAGES, *TRAIN_STAGES, "evaluate", "export_engine", "transplant", "train_type"}
     for stage in (*DATA_STAGES, *TRAIN_STAGES):
         assert f"Running stage '{stage}'" in stdout, stdout
 

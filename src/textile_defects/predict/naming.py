@@ -19,11 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from textile_defects.errors import ConfigError
-from textile_defects.naming.checkpoint import load_type_model
-from textile_defects.naming.cues import CUE_PARTS, region_and_cues
-from textile_defects.naming.scores import reorder_defects
 from textile_defects.data.frames import Frame
+from textile_defects.errors import ConfigError
 from textile_defects.predict.judges import FramePrediction, Judge, ModelsInfo
 
 log = logging.getLogger("textile_defects.predict")
@@ -49,6 +46,10 @@ class DefectNamer:
     """The type classifier of ``path`` for the models of ``info`` (refused when fitted on another gate)."""
 
     def __init__(self, path: Path, info: ModelsInfo, *, gate_sha256: str | None) -> None:
+        # Imported here: the cues need scipy, which a bundle naming with the classifier does not install.
+        from textile_defects.naming.checkpoint import load_type_model
+        from textile_defects.naming.cues import CUE_PARTS
+
         self.model = load_type_model(path, gate_sha256=gate_sha256)
         defects = tuple(name for name in info.classes if name != info.good_class)
         if self.model.classes != defects:
@@ -63,6 +64,9 @@ class DefectNamer:
 
     def name(self, prediction: FramePrediction, frame: np.ndarray) -> Named:
         """``prediction`` with its defect probabilities reordered by type; ``frame`` at the gate's size."""
+        from textile_defects.naming.cues import region_and_cues
+        from textile_defects.naming.scores import reorder_defects
+
         if prediction.probabilities is None or prediction.patch_map is None:
             return Named(prediction, None)
         region, cues = region_and_cues(frame, prediction.patch_map, self.model.parts, border_patches=self.model.border_patches, level=self.model.level)
