@@ -79,7 +79,7 @@ def test_metrics_cover_every_original_for_every_model_and_seed(crossval_repo: tu
     params = yaml.safe_load((repo / "params.yaml").read_text())
     originals = sum(params["sample"]["counts"].values())
     metrics = json.loads((repo / "metrics/crossval.json").read_text())
-    assert set(metrics) == {"baseline", "post_baseline", "probe"}
+    assert set(metrics) == {"baseline", "post_baseline", "probe", "naming"}  # naming: cv_type + cv_naming per fold
     for model, block in metrics.items():
         assert block["originals"] == originals, model
         assert block["runs"] == (1 if model == "probe" else len(SEEDS)), model

@@ -50,7 +50,7 @@ def test_every_holdout_photo_is_scored_by_every_model_and_the_gate(holdout_repo:
     for model, block in figures["classifiers"].items():
         assert block["originals"] == photos and block["runs"] == 1, model
         assert block["f1_macro"]["ci_low"] <= block["f1_macro"]["mean"] <= block["f1_macro"]["ci_high"], model
-    models = {"baseline", "post_baseline", "probe"}
+    models = {"baseline", "post_baseline", "probe", "naming"}
     assert set(figures["detection"]) == {"gate"} | models | {f"gate_or_{model}" for model in models}
     for name, block in figures["detection"].items():
         assert 0.0 <= block["image_auroc"] <= 1.0, name
