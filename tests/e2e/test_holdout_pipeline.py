@@ -57,7 +57,7 @@ def test_every_holdout_photo_is_scored_by_every_model_and_the_gate(holdout_repo:
         assert block["at_specificity_0.95"]["defect_recall"]["trials"] == defects, name
         roc = (repo / f"metrics/holdout/roc_{name}.csv").read_text().splitlines()
         assert roc[0] == "fpr,tpr,threshold" and len(roc) > 2, name
-    assert set(figures["gate_then_classifier"]) == {"baseline", "post_baseline", "probe"}
+    assert set(figures["gate_then_classifier"]) == models
     for model in models:
         either = figures["detection"][f"gate_or_{model}"]["operating_point"]
         # Defective when the gate or the classifier says so: at least what each finds alone.
