@@ -69,9 +69,7 @@ def main() -> None:
             parser.error("--fit needs --originals, --augmented and --composites")
         check_composites_independent(args.composites, scored)
         extractor = extractor_for(gate, config.evidence, config.level, str(params["encoder"]), str(params["weights"]))
-        manifests = [args.augmented if config.train_images == "augmented" else args.originals]
-        if config.composites:
-            manifests.append(args.composites)
+        manifests = config.training_manifests(args.originals, args.augmented, args.composites)
         model = fit_on_images(extractor, defect_images(manifests, good), defects, c=config.c, seed=config.seed)
         save_type_model(model, args.gate, args.fit)
     else:

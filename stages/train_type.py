@@ -40,9 +40,7 @@ def main() -> None:
     torch.set_num_threads(available_cores())
     gate, _ = load_gate(args.gate)
     extractor = extractor_for(gate, config.evidence, config.level, str(params["encoder"]), str(params["weights"]))
-    manifests = [args.augmented if config.train_images == "augmented" else args.originals]
-    if config.composites:
-        manifests.append(args.composites)
+    manifests = config.training_manifests(args.originals, args.augmented, args.composites)
     images = defect_images(manifests, good)
     model = fit_on_images(extractor, images, defects, c=config.c, seed=config.seed)
     save_type_model(model, args.gate, args.model)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from textile_defects.naming.evidence import check_parts
@@ -27,6 +28,11 @@ class NamingConfig:
     """Also fit on the transplanted composites."""
     detector: str
     """The classifier that keeps deciding defective or good; the type classifier names the defect."""
+
+    def training_manifests(self, originals: Path, augmented: Path, composites: Path) -> list[Path]:
+        """The manifests the type classifier is fitted on, as ``train_images`` and ``composites`` say."""
+        manifests = [augmented if self.train_images == "augmented" else originals]
+        return manifests + ([composites] if self.composites else [])
 
     @classmethod
     def from_section(cls, values: Mapping[str, Any], detectors: Sequence[str]) -> NamingConfig:
