@@ -7,14 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from textile_defects.crossval.config import CrossvalConfig
 from textile_defects.crossval.folds import fold_manifest
-from textile_defects.crossval.probe import fit_predict, load_features
+from textile_defects.crossval.probe import load_features, probe_probabilities
 from textile_defects.crossval.scores import write_scores
 from textile_defects.data.manifest import read_manifest
-from textile_defects.errors import DataError
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
 
 
@@ -28,22 +25,10 @@ def main() -> None:
     params = load_params(args.params)
     config = CrossvalConfig.from_section(section(params, "crossval"))
     classes = list(params["classes"])
-    index = {name: i for i, name in enumerate(classes)}
     features = load_features(args.features)
     train = read_manifest(fold_manifest(args.plan, args.fold, "train"))
     scored = read_manifest(fold_manifest(args.plan, args.fold, "scored"))
-    missing = sorted({row["original_id"] for row in (*train, *scored)} - features.keys())
-    if missing:
-        raise DataError(f"{args.features}: no features for {missing[:10]}; re-run cv_features.")
-    probabilities = fit_predict(
-        np.stack([features[row["original_id"]] for row in train]),
-        np.array([index[row["label"]] for row in train]),
-        np.stack([features[row["original_id"]] for row in scored]),
-        len(classes),
-        c=config.probe.c,
-        max_iter=config.probe.max_iter,
-        seed=config.probe.seed,
-    )
+    probabilities = probe_probabilities(features, train, features, scored, classes, config.probe, source=str(args.features))
     write_scores(
         args.out, args.fold, [row["original_id"] for row in scored], [row["label"] for row in scored], probabilities, classes
     )

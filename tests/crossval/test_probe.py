@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from textile_defects.crossval.inference_adapter import encoder_features
-from textile_defects.crossval.probe import fit_predict, load_features, save_features
+from textile_defects.crossval.config import ProbeConfig
+from textile_defects.crossval.probe import fit_predict, load_features, probe_probabilities, save_features
 from textile_defects.crossval.scores import load_scores, parse_score_file_name, score_file_name, write_scores
 from textile_defects.errors import DataError
 
@@ -35,6 +36,25 @@ def test_probe_refuses_a_fold_without_every_class() -> None:
     features = np.eye(3)
     with pytest.raises(DataError, match=r"class index\(es\) \[2\]"):
         fit_predict(features, np.array([0, 1, 1]), features, 3, c=1.0, max_iter=100, seed=0)
+
+
+def test_probe_on_manifest_rows_equals_the_fit_on_arrays_and_names_missing_features() -> None:
+    rng = np.random.default_rng(1)
+    labels = [0] * 6 + [1] * 2 + [2] * 2
+    features = {f"p{i}": np.eye(3)[label] * 4 + rng.normal(scale=0.3, size=3) for i, label in enumerate(labels)}
+    rows = [{"original_id": f"p{i}", "label": CLASSES[label]} for i, label in enumerate(labels)]
+    train, scored = rows[::2] + rows[7:9], rows[1::2]
+    probe = ProbeConfig(c=1.0, max_iter=500, seed=0)
+    probabilities = probe_probabilities(features, train, features, scored, CLASSES, probe, source="here")
+    expected = fit_predict(
+        np.stack([features[row["original_id"]] for row in train]),
+        np.array([CLASSES.index(row["label"]) for row in train]),
+        np.stack([features[row["original_id"]] for row in scored]),
+        3, c=1.0, max_iter=500, seed=0,
+    )  # fmt: skip
+    np.testing.assert_array_equal(probabilities, expected)
+    with pytest.raises(DataError, match=r"features/: no features for \['p9'\]"):
+        probe_probabilities(features, train, {}, [rows[9]], CLASSES, probe, source="features/")
 
 
 def _textures(folder: Path) -> tuple[list[Path], np.ndarray]:

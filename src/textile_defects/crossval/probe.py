@@ -10,7 +10,7 @@ its weights, not on the fold); see :mod:`textile_defects.crossval.inference_adap
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from textile_defects.crossval.config import ProbeConfig
 from textile_defects.errors import DataError
 from textile_defects.utils.atomic import atomic_write_bytes
 
@@ -53,6 +54,40 @@ def fit_predict(
     # predict_proba's columns follow the fitted classes_; put them at their class index.
     probabilities[:, model.classes_] = model.predict_proba(scored_features)
     return probabilities
+
+
+def probe_probabilities(
+    train_features: Mapping[str, np.ndarray],
+    train: Sequence[Mapping[str, str]],
+    scored_features: Mapping[str, np.ndarray],
+    scored: Sequence[Mapping[str, str]],
+    classes: Sequence[str],
+    probe: ProbeConfig,
+    *,
+    source: str,
+) -> np.ndarray:
+    """The probe's class probabilities for the ``scored`` manifest rows, fitted on the ``train`` rows.
+
+    The one way the CV's folds, the hold-out and the sweep fit the probe: rows
+    are manifest rows (``original_id``, ``label``), features are looked up by
+    original id (``source`` names where they came from, for the error).
+    """
+    missing = sorted(
+        {row["original_id"] for row in train} - train_features.keys()
+        | {row["original_id"] for row in scored} - scored_features.keys()
+    )
+    if missing:
+        raise DataError(f"{source}: no features for {missing[:10]}; re-run the stage that computes them.")
+    index = {name: i for i, name in enumerate(classes)}
+    return fit_predict(
+        np.stack([train_features[row["original_id"]] for row in train]),
+        np.array([index[row["label"]] for row in train]),
+        np.stack([scored_features[row["original_id"]] for row in scored]),
+        len(classes),
+        c=probe.c,
+        max_iter=probe.max_iter,
+        seed=probe.seed,
+    )
 
 
 FEATURES_FILE = "features.npy"

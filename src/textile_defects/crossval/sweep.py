@@ -191,30 +191,26 @@ def _train_and_score(job: _Job, params: Mapping[str, Any], plan_dir: str, fold_d
 
 def _probe_scores(params: Mapping[str, Any], run: SweepRun, manifest: Path, plan_dir: Path, out: Path) -> float:
     from textile_defects.crossval.inference_adapter import encoder_features
-    from textile_defects.crossval.probe import fit_predict
+    from textile_defects.crossval.probe import probe_probabilities
     from textile_defects.data.manifest import read_manifest, resolve
 
     start = time.perf_counter()
     crossval = CrossvalConfig.from_section(params["crossval"])
     classes = tuple(params["classes"])
     rows = sorted(read_manifest(manifest), key=lambda row: row["original_id"])
-    features = encoder_features(
+    encoded = encoder_features(
         str(params["encoder"]), str(params["weights"]), [resolve(manifest, row) for row in rows],
         batch_size=crossval.batch_size, device=crossval.device, input_size=run.probe_input_size,
     )  # fmt: skip
+    features = {row["original_id"]: vector for row, vector in zip(rows, encoded, strict=True)}
     assignment, labels = read_folds(plan_dir / FOLDS_NAME)
-    ids = [row["original_id"] for row in rows]
-    folds = np.array([assignment[original] for original in ids])
-    targets = np.array([classes.index(labels[original]) for original in ids])
     for fold in crossval.folds:
-        held = folds == fold
-        probabilities = fit_predict(
-            features[~held], targets[~held], features[held], len(classes),
-            c=crossval.probe.c, max_iter=crossval.probe.max_iter, seed=crossval.probe.seed,
-        )  # fmt: skip
+        train = [row for row in rows if assignment[row["original_id"]] != fold]
+        scored = [row for row in rows if assignment[row["original_id"]] == fold]
+        probabilities = probe_probabilities(features, train, features, scored, classes, crossval.probe, source=str(manifest))
         write_scores(
-            out / "scores" / score_file_name("probe", fold), fold, [o for o, h in zip(ids, held) if h],
-            [labels[o] for o, h in zip(ids, held) if h], probabilities, classes,
+            out / "scores" / score_file_name("probe", fold), fold, [row["original_id"] for row in scored],
+            [labels[row["original_id"]] for row in scored], probabilities, classes,
         )  # fmt: skip
     return time.perf_counter() - start
 
