@@ -14,7 +14,7 @@ from textile_defects.crossval.config import CrossvalConfig
 from textile_defects.crossval.probe import load_features, probe_probabilities
 from textile_defects.crossval.scores import write_scores
 from textile_defects.data.manifest import read_manifest
-from textile_defects.holdout.report import FOLD
+from textile_defects.holdout import FOLD
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
 
 

@@ -1,8 +1,8 @@
 """Stage train_gate: build the normal-only anomaly gate from good training photos; heatmaps of held-out originals.
 
 Writes the gate checkpoint (memory bank, threshold, encoder, settings) and a
-PNG of heatmaps: the held-out (val) defect originals and the 5 highest-scoring
-held-out good ones.
+PNG of heatmaps: the held-out (val) defect originals and the highest-scoring
+held-out good ones (the heatmap sheets' selection, gate.sheets).
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from textile_defects.data.manifest import read_manifest, resolve
 from textile_defects.gate.checkpoint import save_gate
 from textile_defects.gate.heatmap import write_sheet
 from textile_defects.gate.model import GateConfig, fit_gate, good_training_images
+from textile_defects.gate.sheets import caption, heatmap_sheets
 from textile_defects.runtime.allocator import keep_freed_memory
 from textile_defects.utils.params import available_cores
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
 
 log = logging.getLogger("stages.train_gate")
-
-TOP_GOOD = 5
 
 
 def main() -> None:
@@ -44,13 +43,13 @@ def main() -> None:
 
     rows = read_manifest(args.val)
     scores, maps = gate.score_files([resolve(args.val, row) for row in rows], desc="gate heatmaps")
-    defects = [i for i, row in enumerate(rows) if row["label"] != good_class]
-    goods = sorted((i for i, row in enumerate(rows) if row["label"] == good_class), key=lambda i: -scores[i])[:TOP_GOOD]
+    order = [row["original_id"] for row in rows]
+    sheets = heatmap_sheets(order, [row["label"] for row in rows], scores, [s > gate.threshold for s in scores], good_class)
     frames = []
-    for i in defects + goods:
-        verdict = "defective" if scores[i] > gate.threshold else "good"
-        caption = f"{rows[i]['original_id']} ({rows[i]['label']})\nscore {scores[i]:.2f} / threshold {gate.threshold:.2f}: {verdict}"
-        frames.append((prepare_image(resolve(args.val, rows[i]), gate.image_size), maps[i], caption, None))
+    for original in sheets.get("heatmaps_defects.png", []) + sheets.get("heatmaps_top_good.png", []):
+        i = order.index(original)
+        text = caption(original, scores[i], gate.threshold, scores[i] > gate.threshold, rows[i]["label"])
+        frames.append((prepare_image(resolve(args.val, rows[i]), gate.image_size), maps[i], text, None))
     write_sheet(args.heatmaps, frames, gate.threshold)
     log.info("gate: wrote %s and %s", args.model, args.heatmaps)
 

@@ -22,6 +22,9 @@ from PIL import Image, ImageDraw
 
 from textile_defects.utils.atomic import atomic_write_bytes
 
+Frame = tuple[np.ndarray, np.ndarray, str, "np.ndarray | None"]
+"""One heatmap tile: the frame's pixels, its patch map, a caption, its mask or None."""
+
 OVERLAY_ALPHA = 0.5
 MASK_OUTLINE_RGB = (255, 255, 255)
 OUTLINE_INNER_PX, OUTLINE_OUTER_PX = 13, 19

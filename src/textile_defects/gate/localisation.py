@@ -16,17 +16,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from textile_defects.data.images import prepare_image
-from textile_defects.data.manifest import resolve
 from textile_defects.errors import DataError
 from textile_defects.gate import metrics
 from textile_defects.stats.proportions import counted
 
 log = logging.getLogger(__name__)
-
-Frame = tuple[np.ndarray, np.ndarray, str, "np.ndarray | None"]
-"""One heatmap tile: the frame's pixels, its patch map, a caption, its mask or None."""
-
 
 def load_maps(paths: Sequence[Path]) -> dict[str, np.ndarray]:
     """``{original_id: (h, w) patch-score map}`` from the gate stages' ``maps_fold<k>.npz`` files."""
@@ -139,20 +133,3 @@ def localisation_figures(
         "pixel_auroc": metrics.pixel_auroc([maps[o] for o in order], all_masks),
         "per_original": {o: bool(f) for o, f in zip(masked, found, strict=True)},
     }
-
-
-def sheet_frames(
-    originals: Sequence[str],
-    manifest: Path,
-    rows: Mapping[str, Mapping[str, str]],
-    maps: Mapping[str, np.ndarray],
-    masks: Mapping[str, np.ndarray],
-    captions: Mapping[str, str],
-) -> list[Frame]:
-    """The tiles of a heatmap sheet (:func:`textile_defects.gate.heatmap.write_sheet`) for ``originals``."""
-    frames = []
-    for original in originals:
-        row = rows[original]
-        pixels = prepare_image(resolve(manifest, row), (int(row["width"]), int(row["height"])))
-        frames.append((pixels, maps[original], captions[original], masks.get(original)))
-    return frames

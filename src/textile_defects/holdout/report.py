@@ -37,7 +37,8 @@ from textile_defects.evaluation.report import roc_csv
 from textile_defects.gate import metrics
 from textile_defects.gate.localisation import load_maps, localisation_figures, read_masks
 from textile_defects.gate.report import SPECIFICITIES, read_gate_scores
-from textile_defects.holdout.heatmaps import SHEETS, heatmap_sheets, write_heatmaps
+from textile_defects.gate.sheets import SHEETS, caption, heatmap_sheets, write_heatmaps
+from textile_defects.holdout import FOLD
 from textile_defects.holdout.paired import paired_at_specificity, paired_naming
 from textile_defects.stats.proportions import format_counts, format_figure
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
@@ -47,8 +48,6 @@ log = logging.getLogger(__name__)
 MODELS: tuple[str, ...] = ("baseline", "post_baseline", "probe")
 """The classifiers scored: the pipeline's two checkpoints and the frozen-feature probe (and, where its
 score file exists, the detector named by the type classifier: crossval.report.OPTIONAL_MODELS)."""
-FOLD = 0
-"""The one "fold" every hold-out photo is scored in (the CV's score-file contract)."""
 
 
 def holdout_plan(manifest: Path, classes: Sequence[str]) -> dict[str, tuple[str, int]]:
@@ -200,7 +199,7 @@ def holdout_report(
     maps = load_maps([holdout_dir / "gate" / f"maps_fold{FOLD}.npz"])
     masks = read_masks(masks_dir, rows, good_class)
     localisation = localisation_figures(maps, masks, gate.order, tolerance_px, report.confidence, border_patches)
-    sheets = heatmap_sheets(gate, rows, localisation, good_class)
+    sheets = heatmap_sheets(gate.order, gate.labels, gate.scores, gate.verdict, good_class, localisation)
 
     figures = {
         "originals": len(gate.order),
@@ -262,7 +261,8 @@ def holdout_report(
         for model in models:
             (folder / f"confusion_{model}.png").write_bytes(pooled_confusion_png(pooled[model], classes, "hold-out"))
         (folder / "intervals.png").write_bytes(forest_png(ordered, source="Hold-out"))
-        write_heatmaps(folder, sheets, gate, holdout_manifest, rows, maps, masks)
+        captions = {o: caption(o, gate.scores[i], gate.thresholds[i], gate.verdict[i]) for i, o in enumerate(gate.order)}
+        write_heatmaps(folder, sheets, holdout_manifest, rows, maps, masks, captions, float(np.median(gate.thresholds)))
         (folder / "summary.md").write_text(summary, encoding="utf-8")
     for name, block in detection.items():
         point = block["at_specificity_0.95"]["defect_recall"]

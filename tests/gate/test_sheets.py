@@ -1,9 +1,9 @@
-"""Which hold-out photos go on which heatmap sheet."""
+"""Which photos go on which heatmap sheet (train_gate, the CV's gate report and the hold-out report alike)."""
 
 from __future__ import annotations
 
 from textile_defects.decision.detectors import GateScores
-from textile_defects.holdout.heatmaps import SHEET_TILES, heatmap_sheets
+from textile_defects.gate.sheets import SHEET_TILES, TOP_GOOD, heatmap_sheets
 
 
 def test_sheets_show_each_class_the_misses_the_off_mask_peaks_and_the_top_good_photos() -> None:
@@ -14,11 +14,12 @@ def test_sheets_show_each_class_the_misses_the_off_mask_peaks_and_the_top_good_p
                 "score": s, "threshold": 10.0, "defective": s > 10.0} for o, s in scores.items()}
     gate = GateScores.from_rows(rows, "non_defect")
     localisation = {"per_original": {"h00": False, "n1": False, "n2": True}}
-    sheets = heatmap_sheets(gate, rows, localisation, "non_defect")
+    sheets = heatmap_sheets(gate.order, gate.labels, gate.scores, gate.verdict, "non_defect", localisation)
     # Each defect class gets an even share of the tiles; a class with fewer shows all it has.
     assert sheets["heatmaps_defects.png"] == [f"h{i:02d}" for i in range(SHEET_TILES // 2)] + ["n0", "n1", "n2"]
     assert sheets["heatmaps_missed.png"] == ["n1", "n0"]  # lowest score first
     assert sheets["heatmaps_off_mask.png"] == ["h00"]  # a missed photo off its mask is on the missed sheet already
-    assert sheets["heatmaps_top_good.png"] == [f"g{i:02d}" for i in range(11, 3, -1)]
+    assert sheets["heatmaps_top_good.png"] == [f"g{i:02d}" for i in range(11, 11 - TOP_GOOD, -1)]
     nothing_missed = {o: {**r, "defective": True} if r["label"] != "non_defect" else r for o, r in rows.items()}
-    assert "heatmaps_missed.png" not in heatmap_sheets(GateScores.from_rows(nothing_missed, "non_defect"), nothing_missed, None, "non_defect")
+    again = GateScores.from_rows(nothing_missed, "non_defect")
+    assert "heatmaps_missed.png" not in heatmap_sheets(again.order, again.labels, again.scores, again.verdict, "non_defect")
