@@ -37,9 +37,11 @@ print(json.dumps(sorted(f for f in files if f)))
 def imported_files(script: str) -> list[str]:
     """Repo-relative files of the package's modules that importing ``script`` loads."""
     listed = subprocess.run(
-        [sys.executable, "-c", _LIST_MODULES, script], cwd=ROOT, capture_output=True, text=True, check=True,
+        [sys.executable, "-c", _LIST_MODULES, script], cwd=ROOT, capture_output=True, text=True,
         env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
+    if listed.returncode != 0:
+        sys.exit(f"{script}: importing it failed, so its deps are unknown:\n{listed.stderr.strip()}")
     return [Path(path).resolve().relative_to(ROOT).as_posix() for path in json.loads(listed.stdout)]
 
 

@@ -8,10 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textile_defects.crossval.config import CrossvalConfig
-from textile_defects.crossval.inference_adapter import predict_checkpoint
-from textile_defects.crossval.scores import write_scores
-from textile_defects.data.manifest import read_manifest, resolve
-from textile_defects.errors import DataError
+from textile_defects.crossval.inference_adapter import score_fold_model
 from textile_defects.runtime.allocator import keep_freed_memory
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
 
@@ -26,15 +23,8 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params(args.params)
     config = CrossvalConfig.from_section(section(params, "crossval"))
-    classes = tuple(params["classes"])
-    rows = read_manifest(args.scored)
-    model_classes, probabilities = predict_checkpoint(
-        args.model, [resolve(args.scored, row) for row in rows], batch_size=config.batch_size, device=config.device
-    )
-    if model_classes != classes:
-        raise DataError(f"{args.model}: classes {list(model_classes)} differ from params classes {list(classes)}; retrain it.")
-    write_scores(
-        args.out, args.fold, [row["original_id"] for row in rows], [row["label"] for row in rows], probabilities, classes
+    score_fold_model(
+        args.model, args.scored, args.fold, tuple(params["classes"]), args.out, batch_size=config.batch_size, device=config.device
     )
 
 

@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from textile_defects.crossval.scores import write_scores
 from textile_defects.data.images import prepare_image
 from textile_defects.data.loading import to_model_input
+from textile_defects.data.manifest import read_manifest, resolve
 from textile_defects.errors import DataError
 from textile_defects.models.checkpoint import load_checkpoint
 from textile_defects.models.registry import build_encoder
@@ -47,6 +49,23 @@ def predict_checkpoint(
     if errors:
         raise DataError(f"{len(errors)} image(s) cannot be scored:\n  " + "\n  ".join(errors))
     return tuple(model.classes), np.stack([prediction.probabilities for prediction in predictions])
+
+
+def score_fold_model(
+    model_path: Path, scored_manifest: Path, fold: int, classes: Sequence[str], out: Path, *, batch_size: int, device: str
+) -> None:
+    """Write ``out``: the fold model's class probabilities for the originals its fold scores (the score-file contract).
+
+    The one way the CV's stages and the sweep score a fold model; a model
+    trained on other classes than ``classes`` is refused, never written under them.
+    """
+    rows = read_manifest(scored_manifest)
+    model_classes, probabilities = predict_checkpoint(
+        model_path, [resolve(scored_manifest, row) for row in rows], batch_size=batch_size, device=device
+    )
+    if tuple(model_classes) != tuple(classes):
+        raise DataError(f"{model_path}: classes {list(model_classes)} differ from params classes {list(classes)}; retrain it.")
+    write_scores(out, fold, [row["original_id"] for row in rows], [row["label"] for row in rows], probabilities, classes)
 
 
 @torch.inference_mode()

@@ -157,10 +157,9 @@ def _train_and_score(job: _Job, params: Mapping[str, Any], plan_dir: str, fold_d
     """Train one fold model and score the originals its fold holds out; returns seconds taken (in a worker)."""
     import torch
 
-    from textile_defects.runtime.allocator import keep_freed_memory
-    from textile_defects.crossval.inference_adapter import predict_checkpoint
+    from textile_defects.crossval.inference_adapter import score_fold_model
     from textile_defects.crossval.training_adapter import train_fold_model
-    from textile_defects.data.manifest import read_manifest, resolve
+    from textile_defects.runtime.allocator import keep_freed_memory
 
     keep_freed_memory()  # a spawned worker does not go through run_stage
     torch.set_num_threads(job.threads)
@@ -176,14 +175,9 @@ def _train_and_score(job: _Job, params: Mapping[str, Any], plan_dir: str, fold_d
         train_manifest=Path(fold_dir.format(fold=job.fold)) / "manifest.csv",
         model_path=model_path, history_path=out / "history" / f"{variant}_seed{job.seed}_fold{job.fold}.csv",
     )  # fmt: skip
-    scored = fold_manifest(Path(plan_dir), job.fold, "scored")
-    rows = read_manifest(scored)
-    classes, probabilities = predict_checkpoint(
-        model_path, [resolve(scored, row) for row in rows], batch_size=crossval.batch_size, device=crossval.device
-    )
-    write_scores(
-        out / "scores" / score_file_name(variant, job.fold, job.seed), job.fold,
-        [row["original_id"] for row in rows], [row["label"] for row in rows], probabilities, classes,
+    score_fold_model(
+        model_path, fold_manifest(Path(plan_dir), job.fold, "scored"), job.fold, tuple(params["classes"]),
+        out / "scores" / score_file_name(variant, job.fold, job.seed), batch_size=crossval.batch_size, device=crossval.device,
     )  # fmt: skip
     model_path.unlink()  # the score is the product; 5 checkpoints per run would only fill the disk
     return time.perf_counter() - start
