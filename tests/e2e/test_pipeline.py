@@ -3,20 +3,19 @@
 One tiny repository is reproduced once per module (it is the slow part) and
 committed; the tests then check what a teammate relies on: every output is
 there, a second repro does nothing, metrics and params diffs work between
-commits, and a queued experiment runs and logs to the main repository's MLflow.
+commits. Queued experiments logging to the main repository's MLflow are
+tests/e2e/test_parallel_experiments.py's (two at once, on a fresh store).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.helpers.repo import copy_of_repo, run, tool_env
+from tests.helpers.repo import copy_of_repo, run
 
 
 EXPECTED_OUTPUTS = (
@@ -87,7 +86,8 @@ def test_metrics_and_params_diff_between_two_commits(reproduced: Path) -> None:
         params = yaml.safe_load(original)
         params["train_post_baseline"]["seed"] = int(params["train_post_baseline"]["seed"]) + 1
         params_path.write_text(yaml.safe_dump(params, sort_keys=False))
-        run(["dvc", "repro"], reproduced)
+        # Only what the figures need: the post-baseline and evaluate (not its engine export, nor the naming it feeds).
+        run(["dvc", "repro", "evaluate"], reproduced)
         run(["git", "commit", "-q", "-am", "another post-baseline seed"], reproduced)
 
         params_diff = json.loads(run(["dvc", "params", "diff", "HEAD~1", "--json"], reproduced).stdout)
@@ -104,26 +104,3 @@ def test_metrics_and_params_diff_between_two_commits(reproduced: Path) -> None:
     finally:
         run(["git", "reset", "-q", "--hard", "HEAD~1"], reproduced, check=False)
         run(["dvc", "checkout", "-q"], reproduced, check=False)
-
-
-def test_queued_experiment_runs_and_logs_to_the_main_mlflow_database(reproduced: Path) -> None:
-    env = tool_env()
-    run(["dvc", "exp", "run", "--queue", "-n", "seed-sweep-1", "-S", "train_post_baseline.seed=123"], reproduced, env)
-    run(["dvc", "queue", "start"], reproduced, env)
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        status = run(["dvc", "queue", "status"], reproduced, env).stdout
-        if "Queued" not in status and "Running" not in status:
-            break
-        time.sleep(3)
-    else:
-        pytest.fail(f"queued experiment did not finish in time:\n{status}")
-    assert "Success" in status, status
-    shown = json.loads(run(["dvc", "exp", "show", "--json"], reproduced, env).stdout)
-    names = json.dumps(shown)
-    assert "seed-sweep-1" in names
-    database = reproduced / "mlflow.db"
-    assert database.is_file(), "the queued run logs into the main repository's mlflow.db, not a temporary copy"
-    with sqlite3.connect(database) as connection:
-        tags = connection.execute("SELECT value FROM tags WHERE key = 'DVC_EXP_NAME'").fetchall()
-    assert ("seed-sweep-1",) in tags
