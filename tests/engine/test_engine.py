@@ -18,7 +18,11 @@ from textile_defects.engine.bundle import read_bundle, write_bundle
 from textile_defects.engine.export import export_classifier, export_gate
 from textile_defects.engine.files import PROBABILITY_TOLERANCE, SCORE_TOLERANCE, engine_path, sha256_file
 from textile_defects.engine.session import EngineClassifier, EngineGate
-from textile_defects.errors import DataError, OutputError
+from textile_defects.errors import ConfigError, DataError, OutputError
+from textile_defects.gate.checkpoint import load_gate
+from textile_defects.naming.checkpoint import save_type_model
+from textile_defects.naming.classify import fit_on_images
+from textile_defects.naming.evidence import extractor_for
 from textile_defects.predict import main, predict
 
 from tests.helpers.evaluation import CLASSES, tiny_checkpoint, write_images
@@ -161,26 +165,54 @@ def test_the_default_smallest_frame_is_ingests_default() -> None:
     assert DEFAULT_MIN_FRAME_SIZE == (ingest["min_width"], ingest["min_height"])
 
 
+def _type_model_of(gate: Path, folder: Path) -> Path:
+    """A type classifier fitted on ``gate``'s maps of a few labelled defect frames (the real cue path, tiny counts)."""
+    photos = folder / "defects"
+    labels = [name for name in CLASSES if name != "non_defect"]
+    write_images(photos, labels, seed=11, size=(160, 96))
+    images = [(path, path.parent.name) for path in sorted(photos.rglob("*.png"))]
+    gate_model, _ = load_gate(gate)
+    extractor = extractor_for(gate_model, ("shape", "profile"), 0.5, "mobilenet_v3", "none")
+    return save_type_model(fit_on_images(extractor, images, labels, c=1.0, seed=0), gate, folder / "type.npz")
+
+
 def test_a_bundle_runs_predict_in_a_clean_environment_without_torch(exported: tuple[Path, Path, Path], tmp_path: Path) -> None:
     model, gate, photos = exported
+    type_model = _type_model_of(gate, tmp_path)
     bundle = tmp_path / "bundle"
-    manifest = write_bundle(bundle, model, gate)
+    manifest = write_bundle(bundle, model, gate, type_model=type_model)
     assert manifest["classifier"]["source"]["sha256"] == sha256_file(model) and manifest["gate"]["threshold"] > 0
-    assert {"classifier.onnx", "gate.onnx", "requirements.txt", "textile_defects/predict/cli.py"} <= set(manifest["files"])
+    assert manifest["type"]["source"]["sha256"] == sha256_file(type_model)
+    assert {"classifier.onnx", "gate.onnx", "type.npz", "requirements.txt", "textile_defects/predict/cli.py"} <= set(manifest["files"])
     requirements = [line.split("==")[0] for line in (bundle / "requirements.txt").read_text().splitlines()]
-    assert "torch" not in requirements and "onnxruntime" in requirements
+    assert "torch" not in requirements and {"onnxruntime", "scipy"} <= set(requirements)
 
     python = clean_venv(tmp_path / "line-pc", requirements)
     env = {"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1", "TQDM_DISABLE": "1"}
     assert subprocess.run([python, "-c", "import torch"], env=env, capture_output=True).returncode != 0
-    result = subprocess.run(
-        [python, "-m", "textile_defects.predict", str(photos), "--bundle", ".", "--out", str(tmp_path / "line.csv")],
-        cwd=bundle, env=env, capture_output=True, text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "engine: ONNX Runtime" in result.stderr
-    expected = run_predict("onnx", model, photos, tmp_path / "repo.csv")
-    assert read_rows(tmp_path / "line.csv") == expected  # the same files, the same numbers, every cell
+    for naming in ("classifier", "type"):
+        out = tmp_path / f"line_{naming}.csv"
+        result = subprocess.run(
+            [python, "-m", "textile_defects.predict", str(photos), "--bundle", ".", "--naming", naming, "--out", str(out)],
+            cwd=bundle, env=env, capture_output=True, text=True,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "engine: ONNX Runtime" in result.stderr
+        expected = run_predict("onnx", model, photos, tmp_path / f"repo_{naming}.csv", "--naming", naming, "--type", str(type_model))
+        assert read_rows(out) == expected  # the same files, the same numbers, every cell
+    assert any(row["named_by"] == "type" for row in expected.values()), "the type classifier named a defective frame"
+
+
+def test_a_type_classifier_of_another_gate_is_not_bundled(exported: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    model, gate, _ = exported
+    type_model = _type_model_of(gate, tmp_path)
+    other = tmp_path / "other_gate.pt"
+    other.write_bytes(gate.read_bytes() + b"\0")
+    with pytest.raises(ConfigError, match="another gate"):
+        write_bundle(tmp_path / "bundle", model, other, type_model=type_model)
+    with pytest.raises(ConfigError, match="bundle it with its gate"):
+        write_bundle(tmp_path / "bundle", model, None, type_model=type_model)
+    assert not (tmp_path / "bundle").exists()
 
 
 def test_a_bundle_whose_files_changed_is_refused(exported: tuple[Path, Path, Path], tmp_path: Path) -> None:

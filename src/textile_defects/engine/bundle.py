@@ -1,11 +1,13 @@
 """A bundle for the line PC: one folder that predict runs from, with onnxruntime, numpy and Pillow, no torch.
 
-    python -m textile_defects.engine.bundle --out bundle/                   # models/post_baseline.pt + models/gate.pt
+    python -m textile_defects.engine.bundle --out bundle/   # models/post_baseline.pt + gate.pt + type.npz beside it
     cd bundle && python -m textile_defects.predict /frames --bundle . --watch --out line.csv
 
 The folder holds the classifier's and the gate's engine files (the memory bank
 inside the gate's graph; classes, good class, threshold, frame sizes,
-preprocessing and ingest's smallest frame in their descriptions), this
+preprocessing and ingest's smallest frame in their descriptions), the type
+classifier (``type.npz``, docs/naming.md) when one was fitted on that gate's
+maps (``--naming type`` then needs scipy too, and the bundle lists it), this
 package's Python code (``textile_defects/``, so nothing else needs installing),
 ``requirements.txt`` (the pinned packages the line PC installs: ONNX Runtime,
 numpy, Pillow, tqdm, PyYAML and what ONNX Runtime needs) and
@@ -41,9 +43,12 @@ FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 CLASSIFIER_NAME = "classifier.onnx"
 GATE_NAME = "gate.onnx"
+TYPE_NAME = "type.npz"
 CODE_DIR = "textile_defects"
 REQUIREMENTS: tuple[str, ...] = ("onnxruntime", "numpy", "pillow", "tqdm", "pyyaml", "flatbuffers", "packaging", "protobuf")
 """What the line PC installs (pinned to the versions of the machine that wrote the bundle)."""
+NAMING_REQUIREMENTS: tuple[str, ...] = ("scipy",)
+"""What it installs besides, when the bundle holds a type classifier (its profile cues)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class Bundle:
     folder: Path
     classifier: Path
     gate: Path | None
+    type_model: Path | None
+    """The type classifier (``--naming type``), None when the bundle has none."""
     manifest: dict[str, Any]
 
 
@@ -73,7 +80,8 @@ def read_bundle(folder: str | Path) -> Bundle:
         if sha256_file(path) != expected:
             raise DataError(f"{path}: its SHA-256 differs from the bundle's manifest (changed or damaged since); {how}.")
     gate = root / GATE_NAME if GATE_NAME in manifest["files"] else None
-    return Bundle(root, root / CLASSIFIER_NAME, gate, manifest)
+    type_model = root / TYPE_NAME if TYPE_NAME in manifest["files"] else None
+    return Bundle(root, root / CLASSIFIER_NAME, gate, type_model, manifest)
 
 
 def _engine_file(checkpoint: Path, staging: Path, name: str, min_frame_size: tuple[int, int] | None) -> Path:
@@ -109,18 +117,35 @@ def _describe(info: EngineInfo) -> dict[str, Any]:
 
 
 def write_bundle(
-    out: str | Path, model: str | Path, gate: str | Path | None, *, min_frame_size: tuple[int, int] | None = None
+    out: str | Path,
+    model: str | Path,
+    gate: str | Path | None,
+    *,
+    type_model: str | Path | None = None,
+    min_frame_size: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Write the bundle folder ``out`` (atomically) for classifier checkpoint ``model`` and gate ``gate``; returns its manifest."""
-    from textile_defects.engine.session import EngineClassifier, EngineGate
+    """Write the bundle folder ``out`` (atomically) for classifier checkpoint ``model``, gate ``gate`` and type classifier ``type_model``.
 
+    A type classifier fitted on another gate's maps is refused (its cues would
+    be read in the wrong terms), as is one without a gate. Returns the manifest.
+    """
+    from textile_defects.engine.session import EngineClassifier, EngineGate
+    from textile_defects.naming.checkpoint import load_type_model
+
+    if type_model is not None:
+        if gate is None:
+            raise ConfigError(f"{type_model}: a type classifier names what the gate finds; bundle it with its gate, or pass --type none.")
+        naming = load_type_model(Path(type_model), Path(gate))  # refuses a type model of another gate
     with atomic_output_dir(out) as staging:
         classifier = EngineClassifier(_engine_file(Path(model), staging, CLASSIFIER_NAME, min_frame_size))
         scorer = EngineGate(_engine_file(Path(gate), staging, GATE_NAME, min_frame_size)) if gate is not None else None
+        if type_model is not None:
+            shutil.copyfile(type_model, staging / TYPE_NAME)
         _copy_code(staging)
-        requirements = "".join(f"{name}=={version(name)}\n" for name in REQUIREMENTS)
+        wanted = REQUIREMENTS + (NAMING_REQUIREMENTS if type_model is not None else ())
+        requirements = "".join(f"{name}=={version(name)}\n" for name in wanted)
         atomic_write_text(staging / "requirements.txt", requirements)
-        atomic_write_text(staging / "README.txt", _readme(scorer is not None))
+        atomic_write_text(staging / "README.txt", _readme(scorer is not None, type_model is not None))
         files = sorted(path for path in staging.rglob("*") if path.is_file())
         manifest = {
             "format": FORMAT,
@@ -128,6 +153,10 @@ def write_bundle(
             "written_by": f"textile_defects {textile_defects.__version__}",
             "classifier": {**_describe(classifier.info), "classes": list(classifier.classes), "good_class": classifier.info.good_class},
             "gate": None if scorer is None else {**_describe(scorer.info), "threshold": scorer.threshold},
+            "type": None if type_model is None else {
+                "source": {"name": Path(type_model).name, "sha256": sha256_file(Path(type_model))},
+                "classes": list(naming.classes), "parts": list(naming.parts), "level": naming.level,
+            },
             "min_frame_size": list(classifier.info.min_frame_size),
             "preprocessing": classifier.info.values["preprocessing"],
             "engine": "ONNX Runtime, CPU provider",
@@ -135,11 +164,12 @@ def write_bundle(
             "files": {path.relative_to(staging).as_posix(): sha256_file(path) for path in files},
         }
         atomic_write_json(staging / MANIFEST_NAME, manifest)
-    log.info("wrote bundle %s: %s%s, %d files", out, Path(model).name, f" + {Path(gate).name}" if gate else "", len(manifest["files"]) + 1)
+    parts = [Path(model).name] + [Path(path).name for path in (gate, type_model) if path is not None]
+    log.info("wrote bundle %s: %s, %d files", out, " + ".join(parts), len(manifest["files"]) + 1)
     return manifest
 
 
-def _readme(with_gate: bool) -> str:
+def _readme(with_gate: bool, with_type: bool) -> str:
     return (
         "Textile defect predict, bundled for a line PC (no torch needed).\n\n"
         "Install once (Python 3.11):\n"
@@ -149,6 +179,7 @@ def _readme(with_gate: bool) -> str:
         "    .venv/bin/python -m textile_defects.predict /path/to/incoming --bundle . --watch --out line.csv\n\n"
         + ("The classifier and the anomaly gate judge each frame (gate or classifier, docs/holdout.md).\n" if with_gate
            else "The classifier alone judges each frame (no gate in this bundle).\n")
+        + ("With --naming type, the type classifier names the defect from the gate's region (docs/naming.md).\n" if with_type else "")
         + "manifest.json lists every file's SHA-256 and the checkpoints they came from.\n"
     )
 
@@ -160,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m textile_defects.engine.bundle", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=Path("models/post_baseline.pt"), help="classifier checkpoint (default: %(default)s)")
     parser.add_argument("--gate", help="gate checkpoint, or 'none' (default: gate.pt beside --model, when it exists)")
+    parser.add_argument("--type", help="type classifier file, or 'none' (default: type.npz beside --model, when it exists and a gate is bundled)")
     parser.add_argument("--out", type=Path, default=Path("bundle"), help="the folder to write (default: %(default)s)")
     parser.add_argument("--min-size", help="WxH: ingest's smallest frame, recorded when an engine file must be exported here")
     args = parser.parse_args(argv)
@@ -173,10 +205,25 @@ def main(argv: Sequence[str] | None = None) -> None:
             gate = None
         if not args.model.is_file():
             raise DataError(f"Checkpoint {args.model} not found: train it first (`dvc repro`).")
+        type_model = _type_model(args.type, args.model.parent / TYPE_NAME, gate)
         size = tuple(int(side) for side in args.min_size.lower().split("x")) if args.min_size else None
-        write_bundle(args.out, args.model, gate, min_frame_size=size)  # type: ignore[arg-type]
+        write_bundle(args.out, args.model, gate, type_model=type_model, min_frame_size=size)  # type: ignore[arg-type]
 
     run_stage(run)
+
+
+def _type_model(option: str | None, beside: Path, gate: Path | None) -> Path | None:
+    """The type classifier to bundle: ``--type`` (must exist), none, or the one beside the model when there is a gate."""
+    if (option or "").lower() == "none":
+        return None
+    if option:
+        if not Path(option).is_file():
+            raise DataError(f"{option}: type classifier not found; build it with `dvc repro train_type`, or pass --type none.")
+        return Path(option)
+    if gate is None or not beside.is_file():
+        log.info("no type classifier bundled (%s)", "no gate" if gate is None else f"none at {beside}")
+        return None
+    return beside
 
 
 if __name__ == "__main__":

@@ -77,6 +77,13 @@ def _log_engine(judge: Judge, files: str) -> None:
         log.info("engine: PyTorch %s on %s, on %s", torch.__version__, judge.device.device, files)  # type: ignore[attr-defined]
 
 
+def bundled_type_model(folder: Path) -> Path | None:
+    """The type classifier a bundle holds (``--naming type``), None when it has none."""
+    from textile_defects.engine.bundle import read_bundle
+
+    return read_bundle(folder).type_model
+
+
 def choose_judge(args: argparse.Namespace) -> Judge:
     """The :class:`Judge` the options ask for (see the module docstring); every refusal names the file and what to do."""
     if args.bundle is not None:
