@@ -57,12 +57,14 @@ def covered(path: str, deps: list[str]) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class StageImports:
-    """A stage's script, its declared deps, the library files the script imports, and those not covered."""
+    """A stage's script, its declared deps, the library files the script imports, those not covered, and stale ones."""
 
     script: str
     deps: list[str]
     imported: list[str]
     missing: list[str]
+    stale: list[str]
+    """Package files in deps the script no longer imports: editing them would re-run the stage for nothing."""
 
 
 def inspect_stage(definition: dict) -> StageImports:
@@ -70,4 +72,5 @@ def inspect_stage(definition: dict) -> StageImports:
     deps = [PurePosixPath(dep).as_posix() for dep in definition["deps"]]
     script = stage_script(definition["cmd"])
     imported = imported_library_files(script)
-    return StageImports(script, deps, imported, [path for path in imported if not covered(path, deps)])
+    stale = [dep for dep in deps if dep.startswith(f"src/{PACKAGE}/") and dep.endswith(".py") and dep not in imported]
+    return StageImports(script, deps, imported, [path for path in imported if not covered(path, deps)], stale)

@@ -33,6 +33,7 @@ def test_every_library_module_a_stage_imports_is_a_dependency(stage: str) -> Non
     assert found.script in found.deps, f"stage {stage}: its script {found.script} is not in deps"
     assert f"src/{PACKAGE}/__init__.py" in found.imported, "the listing must see the package itself"
     assert found.missing == [], f"stage {stage}: add to its deps in dvc.yaml: {found.missing}"
+    assert found.stale == [], f"stage {stage}: it no longer imports these; drop them from dvc.yaml (scripts/stage_deps.py --write): {found.stale}"
 
 
 def test_both_models_are_model_registry_artifacts_produced_by_the_pipeline() -> None:
