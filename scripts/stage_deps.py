@@ -12,38 +12,19 @@ files. tests/pipeline/test_dvc_yaml.py checks the same from the tests.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shlex
-import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the listing is the deps tests' own (tests/helpers/stage_deps.py)
+
+from tests.helpers.stage_deps import imported_library_files  # noqa: E402
 DVC_FILES = ("dvc.yaml", "crossval/dvc.yaml", "holdout/dvc.yaml")
 PACKAGE_DIR = "src/textile_defects"
-
-_LIST_MODULES = """
-import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("stage_under_test", sys.argv[1])
-spec.loader.exec_module(importlib.util.module_from_spec(spec))
-files = [getattr(m, "__file__", None) for n, m in sys.modules.items() if n == "textile_defects" or n.startswith("textile_defects.")]
-print(json.dumps(sorted(f for f in files if f)))
-"""
-
-
-def imported_files(script: str) -> list[str]:
-    """Repo-relative files of the package's modules that importing ``script`` loads."""
-    listed = subprocess.run(
-        [sys.executable, "-c", _LIST_MODULES, script], cwd=ROOT, capture_output=True, text=True,
-        env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"},
-    )  # fmt: skip
-    if listed.returncode != 0:
-        sys.exit(f"{script}: importing it failed, so its deps are unknown:\n{listed.stderr.strip()}")
-    return [Path(path).resolve().relative_to(ROOT).as_posix() for path in json.loads(listed.stdout)]
-
 
 def _script(cmd: str) -> str:
     (script,) = [word for word in shlex.split(cmd) if word.startswith("stages/") and word.endswith(".py")]
@@ -53,7 +34,7 @@ def _script(cmd: str) -> str:
 def wanted_deps(current: list[str], script: str) -> list[str]:
     """The package deps a stage should list: its folder deps, then every imported file they do not cover."""
     folders = [dep for dep in current if not dep.endswith(".py")]
-    files = [f for f in imported_files(script) if not any(PurePosixPath(f).is_relative_to(folder) for folder in folders)]
+    files = [f for f in imported_library_files(script) if not any(PurePosixPath(f).is_relative_to(folder) for folder in folders)]
     return sorted(files, key=lambda f: (f.count("/") > 2, f)) + folders
 
 

@@ -14,15 +14,44 @@ from tests.helpers.repo import REPO_ROOT, tool_env
 
 PACKAGE = "textile_defects"
 
-# Imports a stage script as a module (its `if __name__ == "__main__"` block does
-# not run) and prints the package's modules that came with it, as files.
+# Lists, for each stage script given, the package's modules that importing it loads, as
+# files. The heavy third-party libraries are imported once, up front; then each script is
+# imported in a fork of that process (its `if __name__ == "__main__"` block does not run), so
+# every listing starts from a process without the package, as a stage's own process does,
+# and none pays for torch again. Only the package's modules are listed, so what was
+# preloaded changes nothing in the answer, only its cost.
 _LIST_MODULES = """
-import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("stage_under_test", sys.argv[1])
-spec.loader.exec_module(importlib.util.module_from_spec(spec))
-files = [getattr(module, "__file__", None) for name, module in sys.modules.items()
-         if name == sys.argv[2] or name.startswith(sys.argv[2] + ".")]
-print(json.dumps(sorted(f for f in files if f)))
+import importlib, importlib.util, json, os, sys, traceback
+for name in ("numpy", "torch", "torchvision", "PIL.Image", "scipy.ndimage", "sklearn.metrics", "sklearn.linear_model",
+             "sklearn.pipeline", "yaml", "tqdm", "cv2", "matplotlib.pyplot", "onnxruntime", "onnx", "filelock", "mlflow"):
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass  # the script imports it itself, if it needs it
+package, scripts, found = sys.argv[1], sys.argv[2:], {}
+for script in scripts:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            spec = importlib.util.spec_from_file_location("stage_under_test", script)
+            spec.loader.exec_module(importlib.util.module_from_spec(spec))
+            files = [getattr(module, "__file__", None) for name, module in sys.modules.items()
+                     if name == package or name.startswith(package + ".")]
+            answer = {"files": sorted(f for f in files if f)}
+        except BaseException:
+            answer = {"error": traceback.format_exc()}
+        os.write(write_end, json.dumps(answer).encode())
+        os._exit(0)
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 65536):
+        chunks.append(chunk)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    found[script] = json.loads(b"".join(chunks) or b'{"error": "the import process died"}')
+print(json.dumps(found))
 """
 
 
@@ -33,18 +62,27 @@ def stage_script(cmd: str) -> str:
     return scripts[0]
 
 
-@functools.cache  # the augment and train stages share a script
-def imported_library_files(script: str) -> list[str]:
-    """Repo-relative files of every ``textile_defects`` module that importing ``script`` loads."""
+@functools.cache
+def _every_script_imports() -> dict[str, list[str]]:
+    """``{stages/<script>.py: [files]}`` for every script in ``stages/``, listed in one process (see above)."""
+    scripts = sorted(path.relative_to(REPO_ROOT).as_posix() for path in (REPO_ROOT / "stages").glob("*.py"))
     listed = subprocess.run(
-        [sys.executable, "-c", _LIST_MODULES, script, PACKAGE],
+        [sys.executable, "-c", _LIST_MODULES, PACKAGE, *scripts],
         cwd=REPO_ROOT,
         env=tool_env({"PYTHONPATH": str(REPO_ROOT / "src")}),
         capture_output=True,
         text=True,
         check=True,
     )
-    files = [Path(path).resolve() for path in json.loads(listed.stdout)]
+    return {script: answer.get("files") or [f"!{answer.get('error')}"] for script, answer in json.loads(listed.stdout).items()}
+
+
+def imported_library_files(script: str) -> list[str]:
+    """Repo-relative files of every ``textile_defects`` module that importing ``script`` loads."""
+    listing = _every_script_imports()
+    assert script in listing, f"{script} is not a script in stages/"
+    assert not listing[script][0].startswith("!"), f"importing {script} failed:\n{listing[script][0][1:]}"
+    files = [Path(path).resolve() for path in listing[script]]
     outside = [path for path in files if not path.is_relative_to(REPO_ROOT)]
     assert not outside, f"{script} imported {PACKAGE} from outside this checkout: {outside}"
     return [path.relative_to(REPO_ROOT).as_posix() for path in files]
