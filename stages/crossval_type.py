@@ -16,31 +16,16 @@ from pathlib import Path
 import torch
 
 from textile_defects.crossval.config import VARIANTS
-from textile_defects.data.manifest import read_manifest, resolve
-from textile_defects.errors import DataError
+from textile_defects.data.manifest import read_manifest
 from textile_defects.gate.checkpoint import load_gate
-from textile_defects.gate.localisation import load_maps
-from textile_defects.naming.checkpoint import load_type_model, save_type_model
-from textile_defects.naming.classify import defect_images, fit_on_images, name_images
-from textile_defects.naming.composites import transplant_records
+from textile_defects.naming.composites import check_composites_independent
 from textile_defects.naming.config import NamingConfig
-from textile_defects.naming.evidence import extractor_for
+from textile_defects.naming.fit import fit_type_classifier, load_for_gate, name_from_maps
 from textile_defects.naming.scores import write_type_scores
 from textile_defects.utils.params import available_cores
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
 
 log = logging.getLogger("stages.crossval_type")
-
-
-def check_composites_independent(composites: Path, scored: list[dict[str, str]]) -> None:
-    """Refuse composites that carry a scored photo's region or background (they would leak it into training)."""
-    scored_ids = {row["original_id"] for row in scored}
-    leaked = sorted({o for pair in transplant_records(read_manifest(composites)) for o in pair if o in scored_ids})
-    if leaked:
-        raise DataError(
-            f"{composites}: composites use scored photo(s) {leaked[:5]} as defect or background; a fold's composites "
-            "must come from its training photos only. Re-run its transplant stage from the fold's train manifest."
-        )
 
 
 def main() -> None:
@@ -57,33 +42,22 @@ def main() -> None:
     parser.add_argument("--maps", type=Path, required=True, help="the gate stage's maps_fold<k>.npz of the scored originals")
     parser.add_argument("--out", type=Path, required=True, help="type_fold<k>.csv to write")
     args = parser.parse_args()
+    if args.fit is not None and (args.originals is None or args.augmented is None or args.composites is None):
+        parser.error("--fit needs --originals, --augmented and --composites")
     params = load_params(args.params)
     good = str(params["good_class"])
     defects = tuple(name for name in params["classes"] if name != good)
-    config = NamingConfig.from_section(section(params, "naming"), VARIANTS)
+    encoder = {"encoder": str(params["encoder"]), "weights": str(params["weights"])}
     torch.set_num_threads(available_cores())
     gate, _ = load_gate(args.gate)
-    scored = read_manifest(args.scored)
     if args.fit is not None:
-        if args.originals is None or args.augmented is None or args.composites is None:
-            parser.error("--fit needs --originals, --augmented and --composites")
-        check_composites_independent(args.composites, scored)
-        extractor = extractor_for(gate, config.evidence, config.level, str(params["encoder"]), str(params["weights"]))
+        check_composites_independent(args.composites, read_manifest(args.scored))
+        config = NamingConfig.from_section(section(params, "naming"), VARIANTS)
         manifests = config.training_manifests(args.originals, args.augmented, args.composites)
-        model = fit_on_images(extractor, defect_images(manifests, good), defects, c=config.c, seed=config.seed)
-        save_type_model(model, args.gate, args.fit)
+        model, _ = fit_type_classifier(gate, args.gate, config, manifests, good, defects, **encoder, out=args.fit)
     else:
-        model = load_type_model(args.model, args.gate)
-        if model.classes != defects:
-            raise DataError(f"{args.model}: names {list(model.classes)}, but params' defect classes are {list(defects)}; re-run train_type.")
-        extractor = extractor_for(gate, model.parts, model.level, str(params["encoder"]), str(params["weights"]))
-    maps = load_maps([args.maps])
-    missing = [row["original_id"] for row in scored if row["original_id"] not in maps]
-    if missing:
-        raise DataError(f"{args.maps}: no patch map of {missing[:5]}; re-run the gate stage that writes it.")
-    probabilities = name_images(
-        extractor, model, [resolve(args.scored, row) for row in scored], {i: maps[row["original_id"]] for i, row in enumerate(scored)}
-    )
+        model = load_for_gate(args.model, args.gate, defects)
+    scored, probabilities = name_from_maps(gate, model, args.scored, args.maps, **encoder)
     write_type_scores(args.out, args.fold, [r["original_id"] for r in scored], [r["label"] for r in scored], probabilities, defects)
     log.info("type fold %d: %d originals named, %s", args.fold, len(scored), args.out)
 

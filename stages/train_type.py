@@ -15,10 +15,8 @@ import torch
 
 from textile_defects.crossval.config import VARIANTS
 from textile_defects.gate.checkpoint import load_gate
-from textile_defects.naming.checkpoint import save_type_model
-from textile_defects.naming.classify import defect_images, fit_on_images
 from textile_defects.naming.config import NamingConfig
-from textile_defects.naming.evidence import extractor_for
+from textile_defects.naming.fit import fit_type_classifier
 from textile_defects.utils.params import available_cores
 from textile_defects.utils.stage import load_params, run_stage, section, stage_parser
 
@@ -35,16 +33,14 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params(args.params)
     good = str(params["good_class"])
-    defects = [name for name in params["classes"] if name != good]
     config = NamingConfig.from_section(section(params, "naming"), VARIANTS)
     torch.set_num_threads(available_cores())
-    gate, _ = load_gate(args.gate)
-    extractor = extractor_for(gate, config.evidence, config.level, str(params["encoder"]), str(params["weights"]))
     manifests = config.training_manifests(args.originals, args.augmented, args.composites)
-    images = defect_images(manifests, good)
-    model = fit_on_images(extractor, images, defects, c=config.c, seed=config.seed)
-    save_type_model(model, args.gate, args.model)
-    log.info("train_type: %s from %d defect images (%s), evidence %s", args.model, len(images),
+    _, images = fit_type_classifier(
+        load_gate(args.gate)[0], args.gate, config, manifests, good, [name for name in params["classes"] if name != good],
+        encoder=str(params["encoder"]), weights=str(params["weights"]), out=args.model,
+    )  # fmt: skip
+    log.info("train_type: %s from %d defect images (%s), evidence %s", args.model, images,
              " + ".join(str(m) for m in manifests), list(config.evidence))  # fmt: skip
 
 

@@ -11,9 +11,9 @@ import pytest
 from textile_defects.data.manifest import read_manifest, write_manifest
 from textile_defects.errors import DataError
 from textile_defects.gate.checkpoint import load_gate
-from textile_defects.naming.composites import composite_grid, transplant_records, write_composites
+from textile_defects.naming.composites import check_composites_independent, composite_grid, transplant_records, write_composites
 from textile_defects.naming.transplant import TransplantSettings
-from stages.crossval_type import check_composites_independent
+
 from tests.helpers.gate import knit_texture, tiny_gate_and_photos, write_png
 
 SETTINGS = TransplantSettings(

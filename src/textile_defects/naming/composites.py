@@ -20,6 +20,7 @@ import numpy as np
 
 from textile_defects.data.images import prepare_image
 from textile_defects.data.manifest import COLUMNS, read_manifest, resolve, sha256_file, write_manifest
+from textile_defects.errors import DataError
 from textile_defects.gate.model import Gate
 from textile_defects.gate.regions import crop, gate_region, window_box
 from textile_defects.naming.profile import knit_period
@@ -110,3 +111,14 @@ def transplant_records(rows: Sequence[Mapping[str, str]]) -> list[tuple[str, str
         record = json.loads(row["operations"])[TRANSPLANT_OPERATION]
         pairs.append((row["original_id"], str(record["background"])))
     return pairs
+
+
+def check_composites_independent(composites: Path, scored: Sequence[Mapping[str, str]]) -> None:
+    """Refuse composites that carry a scored photo's region or background (they would leak it into training)."""
+    scored_ids = {row["original_id"] for row in scored}
+    leaked = sorted({o for pair in transplant_records(read_manifest(composites)) for o in pair if o in scored_ids})
+    if leaked:
+        raise DataError(
+            f"{composites}: composites use scored photo(s) {leaked[:5]} as defect or background; a fold's composites "
+            "must come from its training photos only. Re-run its transplant stage from the fold's train manifest."
+        )
