@@ -15,11 +15,19 @@ def test_sheets_show_each_class_the_misses_the_off_mask_peaks_and_the_top_good_p
     gate = GateScores.from_rows(rows, "non_defect")
     localisation = {"per_original": {"h00": False, "n1": False, "n2": True}}
     sheets = heatmap_sheets(gate.order, gate.labels, gate.scores, gate.verdict, "non_defect", localisation)
-    # Each defect class gets an even share of the tiles; a class with fewer shows all it has.
-    assert sheets["heatmaps_defects.png"] == [f"h{i:02d}" for i in range(SHEET_TILES // 2)] + ["n0", "n1", "n2"]
+    # Each defect class gets an even share of the tiles; a class with fewer shows all it has and leaves the rest.
+    assert sheets["heatmaps_defects.png"] == [f"h{i:02d}" for i in range(SHEET_TILES - 3)] + ["n0", "n1", "n2"]
     assert sheets["heatmaps_missed.png"] == ["n1", "n0"]  # lowest score first
     assert sheets["heatmaps_off_mask.png"] == ["h00"]  # a missed photo off its mask is on the missed sheet already
     assert sheets["heatmaps_top_good.png"] == [f"g{i:02d}" for i in range(11, 11 - TOP_GOOD, -1)]
     nothing_missed = {o: {**r, "defective": True} if r["label"] != "non_defect" else r for o, r in rows.items()}
     again = GateScores.from_rows(nothing_missed, "non_defect")
     assert "heatmaps_missed.png" not in heatmap_sheets(again.order, again.labels, again.scores, again.verdict, "non_defect")
+
+
+def test_two_large_classes_share_the_defect_sheet_evenly() -> None:
+    order = [f"h{i:02d}" for i in range(20)] + [f"n{i:02d}" for i in range(20)]
+    labels = ["hole"] * 20 + ["needle"] * 20
+    sheets = heatmap_sheets(order, labels, [30.0] * 40, [True] * 40, "non_defect")
+    assert sheets["heatmaps_defects.png"] == order[: SHEET_TILES // 2] + order[20 : 20 + SHEET_TILES // 2]
+    assert "heatmaps_top_good.png" not in sheets and "heatmaps_missed.png" not in sheets

@@ -53,15 +53,28 @@ def heatmap_sheets(
     by_class: dict[str, list[str]] = {}
     for original in defects:
         by_class.setdefault(label[original], []).append(original)
-    per_class = SHEET_TILES // max(1, len(by_class))
     off_mask = [o for o, inside in (localisation or {}).get("per_original", {}).items() if not inside and flagged[o]]
     sheets = {
-        "heatmaps_defects.png": [o for members in by_class.values() for o in members[:per_class]],
+        "heatmaps_defects.png": _even_share(by_class, SHEET_TILES),
         "heatmaps_missed.png": sorted((o for o in defects if not flagged[o]), key=lambda o: score[o]),
         "heatmaps_off_mask.png": off_mask,
         "heatmaps_top_good.png": sorted((o for o in order if label[o] == good_class), key=lambda o: -score[o])[:TOP_GOOD],
     }
     return {name: originals[:SHEET_TILES] for name, originals in sheets.items() if originals}
+
+
+def _even_share(by_class: dict[str, list[str]], tiles: int) -> list[str]:
+    """Up to ``tiles`` members, each class's first ones, dealt one per class in turn; grouped by class.
+
+    A class with fewer photos than its share shows them all and leaves its
+    tiles to the others, so a small set shows every photo.
+    """
+    taken = dict.fromkeys(by_class, 0)
+    while sum(taken.values()) < tiles and any(taken[c] < len(members) for c, members in by_class.items()):
+        for name, members in by_class.items():
+            if taken[name] < len(members) and sum(taken.values()) < tiles:
+                taken[name] += 1
+    return [o for name, members in by_class.items() for o in members[: taken[name]]]
 
 
 def caption(original: str, score: float, threshold: float, defective: bool, detail: str = "") -> str:
