@@ -23,8 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the listing is the deps tests' own (tests/helpers/stage_deps.py)
 
 from tests.helpers.stage_deps import imported_library_files  # noqa: E402
+
 DVC_FILES = ("dvc.yaml", "crossval/dvc.yaml", "holdout/dvc.yaml")
 PACKAGE_DIR = "src/textile_defects"
+
 
 def _script(cmd: str) -> str:
     (script,) = [word for word in shlex.split(cmd) if word.startswith("stages/") and word.endswith(".py")]
@@ -40,8 +42,9 @@ def wanted_deps(current: list[str], script: str) -> list[str]:
 
 def sync(dvc_file: Path, write: bool) -> list[str]:
     """The stages of ``dvc_file`` whose package deps differ (rewritten when ``write``)."""
-    stages = yaml.safe_load(dvc_file.read_text(encoding="utf-8"))["stages"]
-    lines = dvc_file.read_text(encoding="utf-8").splitlines(keepends=True)
+    text = dvc_file.read_text(encoding="utf-8")
+    stages = yaml.safe_load(text)["stages"]
+    lines = text.splitlines(keepends=True)
     out: list[str] = []
     changed: list[str] = []
     stage = None

@@ -146,7 +146,7 @@ def write_bundle(
         requirements = "".join(f"{name}=={version(name)}\n" for name in wanted)
         atomic_write_text(staging / "requirements.txt", requirements)
         atomic_write_text(staging / "README.txt", _readme(scorer is not None, type_model is not None))
-        files = sorted(path for path in staging.rglob("*") if path.is_file())
+        hashes = {path.relative_to(staging).as_posix(): sha256_file(path) for path in sorted(staging.rglob("*")) if path.is_file()}
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -154,14 +154,14 @@ def write_bundle(
             "classifier": {**_describe(classifier.info), "classes": list(classifier.classes), "good_class": classifier.info.good_class},
             "gate": None if scorer is None else {**_describe(scorer.info), "threshold": scorer.threshold},
             "type": None if type_model is None else {
-                "source": {"name": Path(type_model).name, "sha256": sha256_file(Path(type_model))},
+                "source": {"name": Path(type_model).name, "sha256": hashes[TYPE_NAME]},  # the copy's bytes are the source's
                 "classes": list(naming.classes), "parts": list(naming.parts), "level": naming.level,
             },
             "min_frame_size": list(classifier.info.min_frame_size),
             "preprocessing": classifier.info.values["preprocessing"],
             "engine": "ONNX Runtime, CPU provider",
             "requirements": requirements.splitlines(),
-            "files": {path.relative_to(staging).as_posix(): sha256_file(path) for path in files},
+            "files": hashes,
         }
         atomic_write_json(staging / MANIFEST_NAME, manifest)
     parts = [Path(model).name] + [Path(path).name for path in (gate, type_model) if path is not None]

@@ -13,7 +13,7 @@ from textile_defects.decision.rules import RULES
 from textile_defects.errors import DataError
 from textile_defects.predict.frames import judge_all, read_ahead
 from textile_defects.predict.judges import ENGINES, FramePrediction, Judge, ModelsInfo
-from textile_defects.predict.models import DEFAULT_MODEL, bundled_type_model, choose_judge, gate_path
+from textile_defects.predict.models import DEFAULT_MODEL, choose_judge, gate_path
 from textile_defects.predict.naming import DEFAULT_NAMING, NAMINGS, TYPE_FILE, gate_sha256_of, with_naming
 from textile_defects.predict.rows import csv_lines, header, row
 from textile_defects.predict.sources import display_path, find_images
@@ -140,9 +140,14 @@ def summarise(predictions: Sequence[FramePrediction], rows: Sequence[Sequence[st
 def predict(argv: Sequence[str] | None = None) -> list[FramePrediction]:
     """Run the CLI with ``argv``: judge, write the CSV, log a summary; returns every prediction (watch mode: this run's)."""
     args = parse_args(argv)
-    judge = choose_judge(args)
+    bundle = None
+    if args.bundle is not None:
+        from textile_defects.engine.bundle import read_bundle
+
+        bundle = read_bundle(args.bundle)  # read and checked once, for the judge and its type classifier
+    judge = choose_judge(args, bundle)
     model = args.model or DEFAULT_MODEL
-    type_file = args.type or (bundled_type_model(args.bundle) if args.bundle is not None else model.parent / TYPE_FILE)
+    type_file = args.type or (bundle.type_model if bundle is not None else model.parent / TYPE_FILE)
     gate_file = None if args.bundle is not None else gate_path(args.gate, args.heatmaps, model)
     judge = with_naming(judge, args.naming, type_file, gate_sha256_of(judge, gate_file))
     rule = args.rule or RULES[0]

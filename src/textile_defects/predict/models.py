@@ -15,9 +15,13 @@ import argparse
 import importlib.util
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textile_defects.errors import ConfigError, DataError
 from textile_defects.predict.judges import EngineJudge, Judge, TorchJudge
+
+if TYPE_CHECKING:
+    from textile_defects.engine.bundle import Bundle
 
 log = logging.getLogger("textile_defects.predict")
 
@@ -77,19 +81,16 @@ def _log_engine(judge: Judge, files: str) -> None:
         log.info("engine: PyTorch %s on %s, on %s", torch.__version__, judge.device.device, files)  # type: ignore[attr-defined]
 
 
-def bundled_type_model(folder: Path) -> Path | None:
-    """The type classifier a bundle holds (``--naming type``), None when it has none."""
-    from textile_defects.engine.bundle import read_bundle
+def choose_judge(args: argparse.Namespace, bundle: Bundle | None = None) -> Judge:
+    """The :class:`Judge` the options ask for (see the module docstring); every refusal names the file and what to do.
 
-    return read_bundle(folder).type_model
-
-
-def choose_judge(args: argparse.Namespace) -> Judge:
-    """The :class:`Judge` the options ask for (see the module docstring); every refusal names the file and what to do."""
+    ``bundle`` is ``--bundle``'s folder already read (:func:`~textile_defects.engine.bundle.read_bundle`), else it is read here.
+    """
     if args.bundle is not None:
-        from textile_defects.engine.bundle import read_bundle
+        if bundle is None:
+            from textile_defects.engine.bundle import read_bundle
 
-        bundle = read_bundle(args.bundle)
+            bundle = read_bundle(args.bundle)
         gate = None if (args.gate or "").lower() == "none" else bundle.gate
         judge = EngineJudge(bundle.classifier, gate, good_class=args.good_class)
         _log_engine(judge, f"bundle {args.bundle} ({', '.join(p.name for p in (bundle.classifier, gate) if p)})")
