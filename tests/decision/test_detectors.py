@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from textile_defects.crossval.scores import OutOfFold
+from textile_defects.decision.as_decided import decided_run, decided_runs
 from textile_defects.decision.detectors import GateScores, classifier_detection, type_accuracy
 from textile_defects.decision.rules import decide
 
@@ -67,3 +68,27 @@ def test_gate_then_classifier_names_the_type_among_what_the_gate_rejects() -> No
     defective, named = decide("gate", gate_verdict, probabilities, CLASSES, "non_defect")
     accuracy = type_accuracy(labels, defective, named, CLASSES, "non_defect", 0.95)["defect_type_accuracy_among_found"]
     assert (accuracy["successes"], accuracy["trials"]) == (1, 2)
+
+
+def test_the_label_predict_writes_is_the_rules_verdict_then_the_classifiers_naming() -> None:
+    gate = GateScores.from_rows(_rows(), "non_defect")
+    good, hole, needle = [0.9, 0.05, 0.05], [0.2, 0.7, 0.1], [0.6, 0.1, 0.3]
+    # d2 and g4: the classifier says good, the gate defective; d3: the classifier's needle, the gate's pass.
+    probabilities = {"d1": hole, "d2": needle, "d3": [0.1, 0.1, 0.8], "d4": good, "g1": good, "g2": good, "g3": good, "g4": good}
+    run = _run(gate.order, probabilities)
+    either = decided_run(gate, run, "gate_or_classifier", CLASSES, "non_defect")
+    labels = dict(zip(either.original_ids, either.y_pred.tolist(), strict=True))
+    # Defective by gate or classifier; named by the classifier's best defect class (d2: needle over hole, g4: its best defect).
+    assert (labels["d1"], labels["d2"], labels["d3"], labels["d4"]) == (1, 2, 2, 0)
+    assert labels["g4"] != 0 and labels["g1"] == labels["g2"] == labels["g3"] == 0
+    assert either.model == "gate_or_m" and either.probabilities is run.probabilities
+    gate_only = decided_run(gate, run, "gate", CLASSES, "non_defect")
+    assert dict(zip(gate_only.original_ids, gate_only.y_pred.tolist(), strict=True))["d3"] == 0
+    assert set(decided_runs(gate, {"m": [run]}, "gate", CLASSES, "non_defect")) == {"gate_then_m"}
+
+
+def test_a_run_scoring_other_originals_than_the_gate_is_refused() -> None:
+    gate = GateScores.from_rows(_rows(), "non_defect")
+    run = _run(gate.order[:-1], {o: [0.9, 0.05, 0.05] for o in gate.order})
+    with pytest.raises(ValueError, match="different originals"):
+        decided_run(gate, run, "gate_or_classifier", CLASSES, "non_defect")

@@ -69,7 +69,15 @@ def test_every_holdout_photo_is_scored_by_every_model_and_the_gate(holdout_repo:
     for pair, block in figures["paired"].items():
         paired = block["at_specificity_0.95"]
         assert paired["both"] + paired["first_only"] <= defects and 0.0 < paired["p_value"] <= 1.0, pair
+    # What predict writes: the gate-or-classifier verdict and the naming, scored per photo; its defect recall is the rule's.
+    assert set(figures["as_predict_decides"]) == {f"gate_or_{model}" for model in models}
+    for name, block in figures["as_predict_decides"].items():
+        assert block["originals"] == photos and sum(c["recall"]["n"] for c in block["per_class"].values()) == photos, name
+        assert block["defect_recall"]["k"] == figures["detection"][name]["operating_point"]["defect_recall"]["successes"], name
+        assert (repo / f"reports/holdout/figures/confusion_{name}.png").stat().st_size > 0
+    assert set(figures["paired_naming"]) == {"naming vs post_baseline", "gate_or_naming vs gate_or_post_baseline"}
     summary = (repo / "reports/holdout/figures/summary.md").read_text()
+    assert "## What predict writes (gate_or_classifier)" in summary
     assert f"{photos} photos ({defects} defect)" in summary and "| gate |" in summary
     assert (repo / "reports/holdout/figures/intervals.png").stat().st_size > 0
     # The sample writes a mask for every defect photo: each one is localised, and heatmaps are drawn.

@@ -31,7 +31,9 @@ from textile_defects.crossval.plots import forest_png, pooled_confusion_png
 from textile_defects.crossval.report import reported_models
 from textile_defects.crossval.scores import NAMING, load_scores
 from textile_defects.data.manifest import read_manifest
+from textile_defects.decision.as_decided import decided_name, decided_runs
 from textile_defects.decision.detectors import GateScores, classifier_detection
+from textile_defects.decision.rules import RULES
 from textile_defects.errors import DataError
 from textile_defects.evaluation.report import roc_csv
 from textile_defects.gate import metrics
@@ -162,19 +164,24 @@ def holdout_report(
     report = config.report
     classifiers = crossval_report(pooled, classes, good_class, report.confidence, report.bootstrap_resamples, report.bootstrap_seed)
     ordered = {model: classifiers[model] for model in models}
-    naming: dict[str, Any] = {}
-    if NAMING in pooled:
-        # The pre-registered comparison (docs/naming.md): the type classifier's naming against the detector's own.
-        (named,), (own,) = pooled[NAMING], pooled[detector]
-        naming = {f"{NAMING} vs {detector}": paired_naming(
-            named.y_true, named.y_pred, own.y_pred, named.original_ids, classes,
-            resamples=report.bootstrap_resamples, seed=report.bootstrap_seed, confidence=report.confidence,
-        )}  # fmt: skip
-
     gate = GateScores.from_rows(read_gate_scores([scores_dir / f"gate_fold{FOLD}.csv"], plan), good_class)
     defective = gate.defective
     if defective.all() or not defective.any():
         raise DataError(f"{holdout_manifest}: the hold-out needs good and defect photos both, to measure recall and specificity.")
+    # What predict writes by default: the gate-or-classifier verdict, then the classifier's naming.
+    decided = decided_runs(gate, {model: pooled[model] for model in models}, RULES[0], classes, good_class)
+    as_decided = crossval_report(decided, classes, good_class, report.confidence, report.bootstrap_resamples, report.bootstrap_seed)
+    as_decided = {name: as_decided[name] for name in decided}
+    naming: dict[str, Any] = {}
+    if NAMING in pooled:
+        # The pre-registered comparisons (docs/naming.md): the type classifier's naming against the detector's own,
+        # on each classifier's argmax and on the label predict writes.
+        for first, second in ((NAMING, detector), (decided_name(RULES[0], NAMING), decided_name(RULES[0], detector))):
+            (named,), (own,) = (pooled | decided)[first], (pooled | decided)[second]
+            naming[f"{first} vs {second}"] = paired_naming(
+                named.y_true, named.y_pred, own.y_pred, named.original_ids, classes,
+                resamples=report.bootstrap_resamples, seed=report.bootstrap_seed, confidence=report.confidence,
+            )  # fmt: skip
     detection: dict[str, Any] = {"gate": gate.figures(good_class, report.confidence)}
     rocs = {"gate": metrics.roc_points(defective, gate.scores)}
     two_stage: dict[str, Any] = {}
@@ -205,6 +212,7 @@ def holdout_report(
         "originals": len(gate.order),
         "defect_originals": int(defective.sum()),
         "classifiers": ordered,
+        "as_predict_decides": as_decided,
         "detection": detection,
         "gate_then_classifier": two_stage,
         "paired": paired,
@@ -230,7 +238,16 @@ def holdout_report(
         "Each class named right (recall per class, exact intervals; confusion matrices: confusion_<model>.png):",
         "",
         per_class_table(ordered, classes),
-        *([naming_table(naming, classes), ""] if naming else []),
+        f"## What predict writes ({RULES[0]})",
+        "",
+        "The five-class label of predict's CSV with the gate: defective when the gate or the classifier says so "
+        "(the default rule), then the classifier names the defect (gate_or_naming: the type classifier names it). "
+        "Same statistics as above; confusion matrices: confusion_gate_or_<model>.png.",
+        "",
+        comparison_table(as_decided),
+        per_class_table(as_decided, classes),
+        *(["Naming compared on the same photos (paired: F1 macro difference with a paired bootstrap; per class, the photos "
+           "only the first names right / only the second, exact McNemar):", "", naming_table(naming, classes), ""] if naming else []),
         "Defects found and named right, as a share of all defect photos (gate-or-classifier): "
         + ", ".join(f"{model} {format_figure(detection[f'gate_or_{model}']['defect_found_and_named_right'], 3)}" for model in models)
         + ".",
@@ -260,6 +277,8 @@ def holdout_report(
     with atomic_output_dir(reports_dir) as folder:
         for model in models:
             (folder / f"confusion_{model}.png").write_bytes(pooled_confusion_png(pooled[model], classes, "hold-out"))
+        for name, runs in decided.items():
+            (folder / f"confusion_{name}.png").write_bytes(pooled_confusion_png(runs, classes, "hold-out"))
         (folder / "intervals.png").write_bytes(forest_png(ordered, source="Hold-out"))
         captions = {o: caption(o, gate.scores[i], gate.thresholds[i], gate.verdict[i]) for i, o in enumerate(gate.order)}
         write_heatmaps(folder, sheets, holdout_manifest, rows, maps, masks, captions, float(np.median(gate.thresholds)))
