@@ -33,7 +33,7 @@ def holdout_repo(reproduced_tiny_repo: Path, tmp_path_factory: pytest.TempPathFa
 def test_the_holdout_runs_its_stages_and_nothing_of_the_pipeline(holdout_repo: tuple[Path, str]) -> None:
     _, output = holdout_repo
     for stage in ("holdout_sample", "holdout_ingest", "holdout_score@baseline", "holdout_score@post_baseline",
-                  "holdout_gate", "holdout_features@train", "holdout_features@scored", "holdout_probe", "holdout_report"):
+                  "holdout_gate", "holdout_features@train", "holdout_features@scored", "holdout_probe", "holdout_mixed", "holdout_report"):
         assert stage in output, f"{stage} did not run"
     for stage in ("ingest", "train_baseline", "train_gate", "evaluate"):
         assert f"Running stage '{stage}'" not in output, f"{stage} ran, but the pipeline was already up to date"
@@ -46,11 +46,11 @@ def test_every_holdout_photo_is_scored_by_every_model_and_the_gate(holdout_repo:
     photos, defects = sum(counts.values()), sum(n for label, n in counts.items() if label != params["good_class"])
     figures = json.loads((repo / "metrics/holdout.json").read_text())
     assert (figures["originals"], figures["defect_originals"]) == (photos, defects)
-    assert set(figures["classifiers"]) == {"baseline", "post_baseline", "probe", "naming"}
+    assert set(figures["classifiers"]) == {"baseline", "post_baseline", "probe", "naming", "mixed"}
     for model, block in figures["classifiers"].items():
         assert block["originals"] == photos and block["runs"] == 1, model
         assert block["f1_macro"]["ci_low"] <= block["f1_macro"]["mean"] <= block["f1_macro"]["ci_high"], model
-    models = {"baseline", "post_baseline", "probe", "naming"}
+    models = {"baseline", "post_baseline", "probe", "naming", "mixed"}
     assert set(figures["detection"]) == {"gate"} | models | {f"gate_or_{model}" for model in models}
     for name, block in figures["detection"].items():
         assert 0.0 <= block["image_auroc"] <= 1.0, name
@@ -75,7 +75,8 @@ def test_every_holdout_photo_is_scored_by_every_model_and_the_gate(holdout_repo:
         assert block["originals"] == photos and sum(c["recall"]["n"] for c in block["per_class"].values()) == photos, name
         assert block["defect_recall"]["k"] == figures["detection"][name]["operating_point"]["defect_recall"]["successes"], name
         assert (repo / f"reports/holdout/figures/confusion_{name}.png").stat().st_size > 0
-    assert set(figures["paired_naming"]) == {"naming vs post_baseline", "gate_or_naming vs gate_or_post_baseline"}
+    assert set(figures["paired_naming"]) == {f"{first} vs {second}" for other in ("naming", "mixed")
+                                             for first, second in ((other, "post_baseline"), (f"gate_or_{other}", "gate_or_post_baseline"))}
     summary = (repo / "reports/holdout/figures/summary.md").read_text()
     assert "## What predict writes (gate_or_classifier)" in summary
     assert f"{photos} photos ({defects} defect)" in summary and "| gate |" in summary

@@ -30,6 +30,14 @@ def test_predict_names_defects_by_type_and_outlines_the_region(reproduced_tiny_r
         assert all(r["named_by"] == "" and r["defect_box"] == "" for r in rows if r["defective"] == "no")
     pictures = sorted(heatmaps.glob("*.png"))
     assert len(pictures) == len(rows) and Image.open(pictures[0]).width > 0
+    # Both namers together: the same columns, a defect named for every defective frame.
+    result = run([sys.executable, "-m", "textile_defects.predict", "data/sample/images", "--out", str(out), "--naming", "mixed",
+                  "--engine", "onnx", "--min-size", "64x36"], repo)  # fmt: skip
+    assert "mixed with the classifier's at type weight 0.7" in result.stderr
+    with out.open(newline="") as handle:
+        mixed = list(csv.DictReader(handle))
+    assert [r["defective"] for r in mixed] == [r["defective"] for r in rows], "the naming never changes defective-or-good"
+    assert all(r["predicted"] != "non_defect" and r["named_by"] == "type" for r in mixed if r["defective"] == "yes" and r["defect_box"])
     # Naming by the classifier keeps the CSV as it was: no naming columns.
     run([sys.executable, "-m", "textile_defects.predict", "data/sample/images", "--out", str(out), "--naming", "classifier",
          "--engine", "torch", "--min-size", "64x36"], repo)  # fmt: skip

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from textile_defects.data.images import prepare_image
 from textile_defects.data.manifest import sha256_file
@@ -15,8 +16,9 @@ from textile_defects.naming.checkpoint import save_type_model
 from textile_defects.naming.cues import region_and_cues
 from textile_defects.naming.model import fit_type_model
 from textile_defects.predict.judges import FramePrediction, ModelsInfo
-from textile_defects.predict.naming import DefectNamer
+from textile_defects.predict.naming import DEFAULT_TYPE_WEIGHT, DefectNamer
 from tests.helpers.gate import tiny_gate_and_photos
+from tests.helpers.repo import REPO_ROOT
 
 CLASSES = ("non_defect", "hole", "lycra_cut", "needle", "twoply")
 
@@ -50,7 +52,19 @@ def test_the_type_classifier_names_the_defect_and_the_box_is_where_the_gate_poin
     unjudged = FramePrediction(photos / "x.png", None, error="unreadable")
     assert namer.name(unjudged, frame).box is None
 
+    # Mixed with the classifier's own naming: at weight 0 the classifier's hole stands, the type classifier's box stays.
+    own = DefectNamer(tmp_path / "type.npz", info(gate.image_size), gate_sha256=sha256_file(gate_path), type_weight=0.0)
+    kept = own.name(FramePrediction(photos / "spotted.png", probabilities, anomaly_score=2.0, patch_map=patch_map), frame)
+    assert kept.prediction.probabilities is not None and np.allclose(kept.prediction.probabilities, probabilities)
+    assert kept.box == named.box
+    with pytest.raises(ConfigError, match="type-weight"):
+        DefectNamer(tmp_path / "type.npz", info(gate.image_size), gate_sha256=sha256_file(gate_path), type_weight=-0.1)
     with pytest.raises(ConfigError, match="another gate"):
         DefectNamer(tmp_path / "type.npz", info(gate.image_size), gate_sha256="0" * 64)
     with pytest.raises(ConfigError, match="needs the gate"):
         DefectNamer(tmp_path / "type.npz", info(None), gate_sha256=None)
+
+
+def test_predicts_default_type_weight_is_the_one_the_holdout_scores() -> None:
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    assert params["mixed_naming"]["type_weight"] == DEFAULT_TYPE_WEIGHT

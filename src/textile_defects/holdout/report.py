@@ -42,6 +42,7 @@ from textile_defects.gate.report import SPECIFICITIES, read_gate_scores
 from textile_defects.gate.sheets import SHEETS, caption, heatmap_sheets, write_heatmaps
 from textile_defects.holdout import FOLD
 from textile_defects.holdout.paired import paired_at_specificity, paired_naming
+from textile_defects.naming.mix import MIXED
 from textile_defects.stats.proportions import format_counts, format_figure
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 
@@ -160,6 +161,8 @@ def holdout_report(
     plan = holdout_plan(holdout_manifest, classes)
     scores_dir = holdout_dir / "scores"
     models = MODELS + tuple(model for model in reported_models(scores_dir) if model not in MODELS)
+    if (scores_dir / f"{MIXED}_fold{FOLD}.csv").is_file():  # holdout_mixed: the two namers together (naming/mix.py)
+        models += (MIXED,)
     pooled = load_scores(scores_dir, plan, classes, models=models)
     report = config.report
     classifiers = crossval_report(pooled, classes, good_class, report.confidence, report.bootstrap_resamples, report.bootstrap_seed)
@@ -173,10 +176,10 @@ def holdout_report(
     as_decided = crossval_report(decided, classes, good_class, report.confidence, report.bootstrap_resamples, report.bootstrap_seed)
     as_decided = {name: as_decided[name] for name in decided}
     naming: dict[str, Any] = {}
-    if NAMING in pooled:
-        # The pre-registered comparisons (docs/naming.md): the type classifier's naming against the detector's own,
-        # on each classifier's argmax and on the label predict writes.
-        for first, second in ((NAMING, detector), (decided_name(RULES[0], NAMING), decided_name(RULES[0], detector))):
+    # The pre-registered comparisons (docs/naming.md): each other naming against the detector's own,
+    # on each classifier's argmax and on the label predict writes.
+    for other in (name for name in (NAMING, MIXED) if name in pooled):
+        for first, second in ((other, detector), (decided_name(RULES[0], other), decided_name(RULES[0], detector))):
             (named,), (own,) = (pooled | decided)[first], (pooled | decided)[second]
             naming[f"{first} vs {second}"] = paired_naming(
                 named.y_true, named.y_pred, own.y_pred, named.original_ids, classes,
@@ -241,7 +244,8 @@ def holdout_report(
         f"## What predict writes ({RULES[0]})",
         "",
         "The five-class label of predict's CSV with the gate: defective when the gate or the classifier says so "
-        "(the default rule), then the classifier names the defect (gate_or_naming: the type classifier names it). "
+        "(the default rule), then the classifier names the defect (gate_or_naming: the type classifier names it; "
+        "gate_or_mixed: the type classifier and the classifier together, naming/mix.py). "
         "Same statistics as above; confusion matrices: confusion_gate_or_<model>.png.",
         "",
         comparison_table(as_decided),

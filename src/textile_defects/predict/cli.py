@@ -14,7 +14,7 @@ from textile_defects.errors import DataError
 from textile_defects.predict.frames import judge_all, read_ahead
 from textile_defects.predict.judges import ENGINES, FramePrediction, Judge, ModelsInfo
 from textile_defects.predict.models import DEFAULT_MODEL, choose_judge, gate_path
-from textile_defects.predict.naming import DEFAULT_NAMING, NAMINGS, TYPE_FILE, gate_sha256_of, with_naming
+from textile_defects.predict.naming import DEFAULT_NAMING, DEFAULT_TYPE_WEIGHT, NAMINGS, TYPE_FILE, gate_sha256_of, with_naming
 from textile_defects.predict.rows import csv_lines, header, row
 from textile_defects.predict.sources import display_path, find_images
 from textile_defects.utils.atomic import atomic_write_text
@@ -63,7 +63,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--naming", choices=NAMINGS, default=DEFAULT_NAMING,
         help="who names the defect of a defective frame: type (the type classifier on the gate's region, docs/naming.md), "
-        "classifier, or auto (type when its file is found and a gate is in use); default: %(default)s",
+        "mixed (the type classifier and the classifier together), classifier, or auto (type when its file is found "
+        "and a gate is in use); default: %(default)s",
+    )
+    parser.add_argument(
+        "--type-weight", type=float, default=DEFAULT_TYPE_WEIGHT,
+        help="--naming mixed: the type classifier's weight in the mix, 0 to 1 (1: it alone); default: %(default)s",
     )
     parser.add_argument("--type", type=Path, help=f"type classifier file (default: {TYPE_FILE} beside --model)")
     parser.add_argument("--watch", action="store_true", help="judge frames as they land in SOURCE, appending rows to --out (docs/engine.md)")
@@ -149,7 +154,7 @@ def predict(argv: Sequence[str] | None = None) -> list[FramePrediction]:
     model = args.model or DEFAULT_MODEL
     type_file = args.type or (bundle.type_model if bundle is not None else model.parent / TYPE_FILE)
     gate_file = None if args.bundle is not None else gate_path(args.gate, args.heatmaps, model)
-    judge = with_naming(judge, args.naming, type_file, gate_sha256_of(judge, gate_file))
+    judge = with_naming(judge, args.naming, type_file, gate_sha256_of(judge, gate_file), args.type_weight)
     rule = args.rule or RULES[0]
     if args.watch:
         from textile_defects.predict.watch import watch

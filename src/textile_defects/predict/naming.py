@@ -27,9 +27,13 @@ log = logging.getLogger("textile_defects.predict")
 
 TYPE_FILE = "type.npz"
 """The type classifier used by default: this file beside the classifier checkpoint (train_type writes models/type.npz)."""
-NAMINGS: tuple[str, ...] = ("auto", "type", "classifier")
-"""``--naming``: type (the type classifier names the defect), classifier (the classifier itself), auto
-(type when its file is found and a gate is in use, else classifier, saying why)."""
+NAMINGS: tuple[str, ...] = ("auto", "type", "mixed", "classifier")
+"""``--naming``: type (the type classifier names the defect), mixed (the type classifier and the classifier
+together, :mod:`textile_defects.naming.mix`), classifier (the classifier itself), auto (type when its file
+is found and a gate is in use, else classifier, saying why)."""
+DEFAULT_TYPE_WEIGHT = 0.7
+"""``--naming mixed``'s type weight by default: params.yaml ``mixed_naming.type_weight``, which the hold-out
+scores (predict runs from a bundle without params.yaml; tests/predict/test_naming_mix.py keeps the two equal)."""
 DEFAULT_NAMING = "classifier"
 """predict's default, set by the pre-registered hold-out comparison (docs/naming.md)."""
 
@@ -45,7 +49,7 @@ class Named:
 class DefectNamer:
     """The type classifier of ``path`` for the models of ``info`` (refused when fitted on another gate)."""
 
-    def __init__(self, path: Path, info: ModelsInfo, *, gate_sha256: str | None) -> None:
+    def __init__(self, path: Path, info: ModelsInfo, *, gate_sha256: str | None, type_weight: float = 1.0) -> None:
         # Imported here: the cues need scipy, which a bundle naming with the classifier does not install.
         from textile_defects.naming.checkpoint import load_type_model
         from textile_defects.naming.cues import CUE_PARTS
@@ -58,21 +62,26 @@ class DefectNamer:
             raise ConfigError(f"{path}: reads {list(self.model.parts)}; predict computes only {list(CUE_PARTS)} (no encoder on the line).")
         if info.gate_size is None:
             raise ConfigError(f"{path}: naming by type needs the gate's map; run with a gate, or --naming classifier.")
+        if not 0.0 <= type_weight <= 1.0:
+            raise ConfigError(f"--type-weight must lie in [0, 1] (1: the type classifier alone), got {type_weight}")
         self.info = info
         self.path = path
-        log.info("naming the defect with the type classifier %s (evidence %s)", path, list(self.model.parts))
+        self.type_weight = type_weight
+        mixed = "" if type_weight == 1.0 else f", mixed with the classifier's at type weight {type_weight:g}"
+        log.info("naming the defect with the type classifier %s (evidence %s%s)", path, list(self.model.parts), mixed)
 
     def name(self, prediction: FramePrediction, frame: np.ndarray) -> Named:
         """``prediction`` with its defect probabilities reordered by type; ``frame`` at the gate's size."""
         from textile_defects.naming.cues import region_and_cues
-        from textile_defects.naming.scores import reorder_defects
+        from textile_defects.naming.mix import mixed_naming
 
         if prediction.probabilities is None or prediction.patch_map is None:
             return Named(prediction, None)
         region, cues = region_and_cues(frame, prediction.patch_map, self.model.parts, border_patches=self.model.border_patches, level=self.model.level)
         types = self.model.probabilities(cues[None])
         defects = self.model.classes
-        reordered = reorder_defects(prediction.probabilities[None], self.info.classes, self.info.good_class, types, defects)[0]
+        # type_weight 1 ranks by the type classifier alone (mixed_naming then equals reorder_defects).
+        reordered = mixed_naming(prediction.probabilities[None], self.info.classes, self.info.good_class, types, defects, self.type_weight)[0]
         return Named(dataclasses.replace(prediction, probabilities=reordered), region.box)
 
 
@@ -104,8 +113,9 @@ class NamingJudge(Judge):
         return gate_says or self.info.classes[int(prediction.probabilities.argmax())] != self.info.good_class
 
 
-def with_naming(judge: Judge, naming: str, type_file: Path | None, gate_sha256: str | None) -> Judge:
-    """``judge`` as ``--naming`` asks: the type classifier of ``type_file`` naming the defect, or the classifier."""
+def with_naming(judge: Judge, naming: str, type_file: Path | None, gate_sha256: str | None, type_weight: float = 1.0) -> Judge:
+    """``judge`` as ``--naming`` asks: the type classifier of ``type_file`` naming the defect (mixed with the
+    classifier's naming at ``type_weight`` under ``mixed``), or the classifier."""
     if naming == "classifier":
         return judge
     if naming == "auto":
@@ -117,10 +127,11 @@ def with_naming(judge: Judge, naming: str, type_file: Path | None, gate_sha256: 
             return judge
     if type_file is None or not type_file.is_file():
         raise ConfigError(
-            f"--naming type needs the type classifier ({type_file or TYPE_FILE}): build it with `dvc repro train_type`, "
+            f"--naming {naming} needs the type classifier ({type_file or TYPE_FILE}): build it with `dvc repro train_type`, "
             "pass --type PATH, or name with the classifier (--naming classifier)."
         )
-    return NamingJudge(judge, DefectNamer(type_file, judge.info, gate_sha256=gate_sha256))
+    weight = type_weight if naming == "mixed" else 1.0
+    return NamingJudge(judge, DefectNamer(type_file, judge.info, gate_sha256=gate_sha256, type_weight=weight))
 
 
 def gate_sha256_of(judge: Judge, gate_checkpoint: Path | None) -> str | None:
