@@ -41,6 +41,8 @@ def test_repro_writes_the_engine_files_with_their_sources(reproduced_tiny_repo: 
 def test_predict_runs_the_engine_by_default_and_says_so(both_engines: tuple) -> None:
     engine, _, log = both_engines
     assert "engine: ONNX Runtime" in log and "models/post_baseline.onnx + models/gate.onnx" in log
+    # The default naming (auto): both namers, the pre-registered winner (docs/naming.md), as models/type.npz is there.
+    assert "mixed with the classifier's at type weight 0.7" in log
     assert all(row["error"] == "" for row in engine.values())
 
 

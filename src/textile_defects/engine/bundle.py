@@ -179,7 +179,8 @@ def _readme(with_gate: bool, with_type: bool) -> str:
         "    .venv/bin/python -m textile_defects.predict /path/to/incoming --bundle . --watch --out line.csv\n\n"
         + ("The classifier and the anomaly gate judge each frame (gate or classifier, docs/holdout.md).\n" if with_gate
            else "The classifier alone judges each frame (no gate in this bundle).\n")
-        + ("With --naming type, the type classifier names the defect from the gate's region (docs/naming.md).\n" if with_type else "")
+        + ("By default the type classifier (on the gate's region) and the classifier name the defect together; "
+           "--naming classifier or --naming type lets one name it alone (docs/naming.md).\n" if with_type else "")
         + "manifest.json lists every file's SHA-256 and the checkpoints they came from.\n"
     )
 

@@ -63,8 +63,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--naming", choices=NAMINGS, default=DEFAULT_NAMING,
         help="who names the defect of a defective frame: type (the type classifier on the gate's region, docs/naming.md), "
-        "mixed (the type classifier and the classifier together), classifier, or auto (type when its file is found "
-        "and a gate is in use); default: %(default)s",
+        "mixed (the type classifier and the classifier together), classifier, or auto (mixed when the type classifier's "
+        "file is found and a gate is in use, else classifier); default: %(default)s",
     )
     parser.add_argument(
         "--type-weight", type=float, default=DEFAULT_TYPE_WEIGHT,

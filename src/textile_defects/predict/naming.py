@@ -29,13 +29,14 @@ TYPE_FILE = "type.npz"
 """The type classifier used by default: this file beside the classifier checkpoint (train_type writes models/type.npz)."""
 NAMINGS: tuple[str, ...] = ("auto", "type", "mixed", "classifier")
 """``--naming``: type (the type classifier names the defect), mixed (the type classifier and the classifier
-together, :mod:`textile_defects.naming.mix`), classifier (the classifier itself), auto (type when its file
-is found and a gate is in use, else classifier, saying why)."""
+together, :mod:`textile_defects.naming.mix`), classifier (the classifier itself), auto (mixed when the type
+classifier's file is found and a gate is in use, else classifier, saying why)."""
 DEFAULT_TYPE_WEIGHT = 0.7
 """``--naming mixed``'s type weight by default: params.yaml ``mixed_naming.type_weight``, which the hold-out
-scores (predict runs from a bundle without params.yaml; tests/predict/test_naming_mix.py keeps the two equal)."""
-DEFAULT_NAMING = "classifier"
-"""predict's default, set by the pre-registered hold-out comparison (docs/naming.md)."""
+scores (predict runs from a bundle without params.yaml; tests/predict/test_naming.py keeps the two equal)."""
+DEFAULT_NAMING = "auto"
+"""predict's default, set by the pre-registered hold-out comparisons (docs/naming.md): both namers (mixed),
+where the type classifier and a gate are there; else the classifier, saying why."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +126,7 @@ def with_naming(judge: Judge, naming: str, type_file: Path | None, gate_sha256: 
         if missing is not None:
             log.info("the classifier names the defect: %s", missing)
             return judge
+        naming = "mixed"
     if type_file is None or not type_file.is_file():
         raise ConfigError(
             f"--naming {naming} needs the type classifier ({type_file or TYPE_FILE}): build it with `dvc repro train_type`, "
