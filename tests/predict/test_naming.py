@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,8 @@ from textile_defects.gate.checkpoint import load_gate
 from textile_defects.naming.checkpoint import save_type_model
 from textile_defects.naming.cues import region_and_cues
 from textile_defects.naming.model import fit_type_model
-from textile_defects.predict.judges import FramePrediction, ModelsInfo
-from textile_defects.predict.naming import DEFAULT_TYPE_WEIGHT, DefectNamer
+from textile_defects.predict.judges import FramePrediction, Judge, ModelsInfo
+from textile_defects.predict.naming import DEFAULT_NAMING, DEFAULT_TYPE_WEIGHT, DefectNamer, with_naming
 from tests.helpers.gate import tiny_gate_and_photos
 from tests.helpers.repo import REPO_ROOT
 
@@ -68,3 +69,24 @@ def test_the_type_classifier_names_the_defect_and_the_box_is_where_the_gate_poin
 def test_predicts_default_type_weight_is_the_one_the_holdout_scores() -> None:
     params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     assert params["mixed_naming"]["type_weight"] == DEFAULT_TYPE_WEIGHT
+
+
+def judge_with(gate_size: tuple[int, int] | None) -> Judge:
+    judge = Judge()
+    judge.info = info(gate_size)
+    return judge
+
+
+def test_the_default_names_with_both_where_it_can_else_the_classifier_saying_why(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert DEFAULT_NAMING == "auto"
+    caplog.set_level(logging.INFO, logger="textile_defects.predict")
+    no_gate = judge_with(None)
+    assert with_naming(no_gate, "auto", tmp_path / "type.npz", None, DEFAULT_TYPE_WEIGHT) is no_gate
+    assert "the classifier names the defect: no anomaly gate" in caplog.text
+    no_type = judge_with((64, 36))
+    assert with_naming(no_type, "auto", tmp_path / "type.npz", None, DEFAULT_TYPE_WEIGHT) is no_type
+    assert "no type classifier" in caplog.text and "dvc repro train_type" in caplog.text
+    # Asked for by name, a missing type classifier is an error, not a quiet fallback.
+    for naming in ("mixed", "type"):
+        with pytest.raises(ConfigError, match=f"--naming {naming} needs the type classifier"):
+            with_naming(no_type, naming, tmp_path / "type.npz", None, DEFAULT_TYPE_WEIGHT)
