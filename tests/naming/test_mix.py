@@ -37,17 +37,17 @@ def test_a_confident_namer_overrules_an_unsure_one_and_detection_is_unchanged() 
     # p(good) and the multiset of defect probabilities are the detector's: every detection figure stays.
     assert np.array_equal(mixed[:, 0], DETECTOR[:, 0])
     assert np.array_equal(np.sort(mixed[:, 1:], axis=1), np.sort(DETECTOR[:, 1:], axis=1))
-    ranking = mixed_ranking(DETECTOR, CLASSES, "non_defect", TYPES, DEFECTS, 0.7)
+    ranking = mixed_ranking(DETECTOR, CLASSES, TYPES, DEFECTS, 0.7)
     assert np.allclose(ranking.sum(axis=1), 1.0) and (ranking > 0).all()
 
 
 def test_a_zero_probability_does_not_veto_and_a_weight_outside_0_1_is_refused() -> None:
     types = np.array([[0.0, 1.0, 0.0, 0.0]])
     detector = np.array([[0.0, 1.0, 0.0, 0.0, 0.0]])
-    ranking = mixed_ranking(detector, CLASSES, "non_defect", types, DEFECTS, 0.5)
+    ranking = mixed_ranking(detector, CLASSES, types, DEFECTS, 0.5)
     assert np.isfinite(ranking).all() and ranking[0, :2].sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        mixed_ranking(DETECTOR, CLASSES, "non_defect", TYPES, DEFECTS, 1.5)
+        mixed_ranking(DETECTOR, CLASSES, TYPES, DEFECTS, 1.5)
 
 
 def test_score_files_of_other_originals_are_refused(tmp_path: Path) -> None:

@@ -48,8 +48,7 @@ _FLOOR = 1e-12
 
 
 def mixed_ranking(
-    probabilities: np.ndarray, classes: Sequence[str], good_class: str, type_probabilities: np.ndarray,
-    defect_classes: Sequence[str], type_weight: float,
+    probabilities: np.ndarray, classes: Sequence[str], type_probabilities: np.ndarray, defect_classes: Sequence[str], type_weight: float
 ) -> np.ndarray:
     """(N, D): the type classifier's and the detector's defect distributions, geometrically mixed and renormalised.
 
@@ -76,7 +75,7 @@ def mixed_naming(
     defect_classes: Sequence[str], type_weight: float,
 ) -> np.ndarray:
     """(N, C): the detector's probabilities, their defect columns reordered by :func:`mixed_ranking`."""
-    ranking = mixed_ranking(probabilities, classes, good_class, type_probabilities, defect_classes, type_weight)
+    ranking = mixed_ranking(probabilities, classes, type_probabilities, defect_classes, type_weight)
     return reorder_defects(probabilities, classes, good_class, ranking, defect_classes)
 
 
