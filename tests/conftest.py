@@ -16,6 +16,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         group = parser.getgroup("xdist", "pytest-xdist is disabled (-p no:xdist)")
         group.addoption("--numprocesses", help="ignored: pytest-xdist is disabled")
         group.addoption("--dist", help="ignored: pytest-xdist is disabled")
+        group.addoption("--no-loadscope-reorder", action="store_true", help="ignored: pytest-xdist is disabled")
 
 
 def pytest_configure() -> None:

@@ -27,24 +27,32 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         _long_files_first(items)
 
 
+# The file that builds reproduced_tiny_repo: one with short tests, so the build is the only
+# long wait of its worker; the longest users follow, in this order, as soon as it is built.
+_BUILDER = "test_pipeline.py"
+_LONGEST_USERS = ("test_crossval_pipeline.py", "test_holdout_pipeline.py", "test_encoders.py", "test_reproduction.py")
+
+
 def _long_files_first(items: list[pytest.Item]) -> None:
     """Order the files for pytest-xdist's workers (``--dist loadfile`` hands them out in this order).
 
     The end-to-end files, which take minutes each, start first, and the short
-    unit test files fill the gaps at the end. The first file that needs
-    :func:`reproduced_tiny_repo` leads, as its worker builds that repository;
-    the end-to-end files that do not need it follow, so the other workers have
-    work while it is built, then the rest. Every worker computes the same order.
+    unit test files fill the gaps at the end. :data:`_BUILDER` leads, as its
+    worker builds :func:`reproduced_tiny_repo`; the end-to-end files that do
+    not need it follow, so the other worker has work while it is built, then
+    the users, longest first. Every worker computes the same order.
     """
     users = {item.path for item in items if "reproduced_tiny_repo" in item.fixturenames}
-    builder = next((item.path for item in items if item.path in users), None)
 
-    def rank(item: pytest.Item) -> int:
+    def rank(item: pytest.Item) -> tuple[int, int]:
         if not item.path.is_relative_to(_HERE):
-            return 3
-        if item.path == builder:
-            return 0
-        return 2 if item.path in users else 1
+            return 3, 0
+        if item.path.name == _BUILDER and item.path in users:
+            return 0, 0
+        if item.path not in users:
+            return 1, 0
+        longest = _LONGEST_USERS.index(item.path.name) if item.path.name in _LONGEST_USERS else len(_LONGEST_USERS)
+        return 2, longest
 
     items.sort(key=rank)
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 from textile_defects.errors import DataError
 from textile_defects.stats.history import HISTORY_COLUMNS, TRAIN_COLUMNS, history_row, read_history, write_history
-from textile_defects.stats.metrics import EPOCH_METRICS, classification_metrics, confusion_counts, epoch_metrics, f1_from_counts
+from textile_defects.stats.metrics import (
+    EPOCH_METRICS,
+    classification_metrics,
+    confusion_counts,
+    epoch_metrics,
+    f1_from_counts,
+    f1_macro_weighted,
+)
 
 CLASSES = ("non_defect", "hole", "lycra_cut", "needle", "twoply")
 
@@ -74,3 +83,31 @@ def test_f1_from_counts_is_sklearn_over_every_class(seed: int) -> None:
     assert macro == pytest.approx(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
     assert weighted == pytest.approx(f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0))
     assert per_class == pytest.approx(precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)[2])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_every_figure_is_sklearns_bit_for_bit(seed: int) -> None:
+    """The metrics mirror scikit-learn's arithmetic without importing it: not approximately, exactly."""
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 60))
+    y_true = rng.integers(0, 4 if seed % 2 else 5, size)  # odd seeds: class 4 absent from the set
+    y_pred = rng.integers(0, 5, size)
+    labels = list(range(5))
+    figures = classification_metrics(y_true, y_pred, CLASSES, "non_defect")
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    assert [figures["per_class"][name]["precision"] for name in CLASSES] == precision.tolist()
+    assert [figures["per_class"][name]["recall"] for name in CLASSES] == recall.tolist()
+    assert [figures["per_class"][name]["f1"] for name in CLASSES] == f1.tolist()
+    assert [figures["per_class"][name]["support"] for name in CLASSES] == support.tolist()
+    macro = f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    weighted = f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0)
+    assert (figures["f1_macro"], figures["f1_weighted"], figures["accuracy"]) == (macro, weighted, accuracy_score(y_true, y_pred))
+    assert f1_macro_weighted(y_true, y_pred, 5) == (macro, weighted)
+    assert epoch_metrics(y_true, y_pred, 5, 0.5) == {"loss": 0.5, "accuracy": accuracy_score(y_true, y_pred), "f1_macro": macro, "f1_weighted": weighted}
+
+
+def test_training_and_scoring_processes_do_not_import_sklearn() -> None:
+    """scikit-learn pulls SciPy and pandas: seconds of start-up in every stage process that trains or scores."""
+    probe = "import sys, textile_defects.stats.metrics, textile_defects.stats.intervals, textile_defects.gate.metrics, textile_defects.crossval.probe; print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'pandas'}))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]", f"imported at module level: {loaded}"

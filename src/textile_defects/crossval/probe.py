@@ -14,9 +14,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from textile_defects.crossval.config import ProbeConfig
 from textile_defects.errors import DataError
@@ -45,6 +42,11 @@ def fit_predict(
     missing = sorted(set(range(num_classes)) - set(np.unique(train_labels).tolist()))
     if missing:
         raise DataError(f"probe: no training original of class index(es) {missing}; the fold plan must give every class one.")
+    # scikit-learn here, not at the top: the feature stage imports this module and needs none of it.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     model = make_pipeline(
         StandardScaler(),
         LogisticRegression(C=c, class_weight="balanced", max_iter=max_iter, random_state=seed),

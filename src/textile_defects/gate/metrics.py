@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve
 
 from textile_defects.gate.heatmap import upsample_map
 from textile_defects.gate.threshold import threshold_for_specificity
@@ -23,11 +22,15 @@ def image_auroc(defective: np.ndarray, scores: np.ndarray) -> float | None:
     defective = np.asarray(defective, dtype=bool)
     if defective.all() or not defective.any():
         return None
+    from sklearn.metrics import roc_auc_score  # scikit-learn pulls SciPy and pandas: imported where used
+
     return float(roc_auc_score(defective, scores))
 
 
 def roc_points(defective: np.ndarray, scores: np.ndarray) -> list[dict[str, float]]:
     """The ROC curve as rows ``fpr, tpr, threshold`` (for a DVC plot), rounded to 6 decimals."""
+    from sklearn.metrics import roc_curve
+
     fpr, tpr, thresholds = roc_curve(np.asarray(defective, dtype=bool), scores, drop_intermediate=False)
     # roc_curve's first threshold is +inf (nobody called defective); a CSV needs a number.
     finite = np.where(np.isfinite(thresholds), thresholds, np.max(scores) + 1.0)
@@ -106,4 +109,6 @@ def pixel_auroc(patch_maps: Sequence[np.ndarray], masks: Sequence[np.ndarray], *
     y = np.concatenate(labels)
     if y.all() or not y.any():
         return None
+    from sklearn.metrics import roc_auc_score
+
     return float(roc_auc_score(y, np.concatenate(values)))

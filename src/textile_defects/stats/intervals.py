@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import beta
 
 
 def clopper_pearson(successes: float, trials: float, confidence: float = 0.95) -> tuple[float, float]:
@@ -38,6 +37,8 @@ def clopper_pearson(successes: float, trials: float, confidence: float = 0.95) -
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     if trials == 0:
         return 0.0, 1.0
+    from scipy.stats import beta  # here, not at the top: a second of start-up for every process that trains
+
     tail = (1.0 - confidence) / 2.0
     low = 0.0 if successes == 0 else float(beta.ppf(tail, successes, trials - successes + 1))
     high = 1.0 if successes == trials else float(beta.ppf(1.0 - tail, successes + 1, trials - successes))

@@ -7,9 +7,13 @@ from a batch, a validation set or a fold counts as F1 0 instead of silently
 leaving the average, so scores over sets with different class coverage
 compare. With a handful of defect photos a point estimate alone misleads, so
 the binary figures carry exact (Clopper-Pearson) confidence intervals, from
-:mod:`textile_defects.stats.intervals`. :func:`confusion_counts` and
-:func:`f1_from_counts` are the same F1 without scikit-learn's input checks,
-for the bootstraps that recompute it thousands of times.
+:mod:`textile_defects.stats.intervals`.
+
+Everything is computed from the (C, C) confusion counts with scikit-learn's
+arithmetic, operation for operation (the tests compare them bit for bit), but
+without importing scikit-learn: it pulls SciPy and pandas, seconds of start-up
+in every training and scoring process. :func:`f1_from_counts` is the lean
+variant for the bootstraps that recompute F1 thousands of times.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 from textile_defects.stats.intervals import proportion
 
@@ -28,10 +31,19 @@ EPOCH_METRICS: tuple[str, ...] = ("loss", "accuracy", "f1_macro", "f1_weighted")
 
 def f1_macro_weighted(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> tuple[float, float]:
     """F1 macro and F1 weighted over all ``num_classes`` classes (absent classes count, as 0)."""
-    labels = list(range(num_classes))
-    macro = f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
-    weighted = f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0)
-    return float(macro), float(weighted)
+    _, _, f1, support = precision_recall_f1(confusion_counts(y_true, y_pred, num_classes))
+    return float(np.nanmean(f1)), _support_weighted(f1, support)
+
+
+def _support_weighted(values: np.ndarray, support: np.ndarray) -> float:
+    """``values`` averaged with the classes' supports as weights, as ``np.average`` (and scikit-learn) compute it."""
+    weights = support.astype(float)
+    return float(np.sum(values * weights) / np.sum(weights))
+
+
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """The share of labels predicted right."""
+    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
 
 
 def epoch_metrics(targets: np.ndarray, predictions: np.ndarray, num_classes: int, loss: float) -> dict[str, float]:
@@ -42,7 +54,7 @@ def epoch_metrics(targets: np.ndarray, predictions: np.ndarray, num_classes: int
     weighted mean over its images).
     """
     macro, weighted = f1_macro_weighted(targets, predictions, num_classes)
-    return {"loss": float(loss), "accuracy": float(accuracy_score(targets, predictions)), "f1_macro": macro, "f1_weighted": weighted}
+    return {"loss": float(loss), "accuracy": accuracy(targets, predictions), "f1_macro": macro, "f1_weighted": weighted}
 
 
 def checked_labels(
@@ -64,17 +76,32 @@ def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -
     return flat.reshape(num_classes, num_classes)
 
 
+def _divide_or_zero(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``numerator / denominator`` as floats, 0 where the denominator is 0 (``zero_division=0``)."""
+    return np.divide(numerator.astype(float), denominator, out=np.zeros(numerator.shape), where=denominator > 0)
+
+
+def precision_recall_f1(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class precision, recall, F1 and support from (C, C) counts (rows actual, columns predicted).
+
+    A class never predicted has precision 0, one absent from the set recall 0
+    and, when also never predicted, F1 0: scikit-learn's
+    ``precision_recall_fscore_support(labels=range(C), zero_division=0)``.
+    """
+    correct = np.diag(counts)
+    support = counts.sum(axis=1)
+    predicted = counts.sum(axis=0)
+    f1 = _divide_or_zero(2.0 * correct, (support + predicted).astype(float))
+    return _divide_or_zero(correct, predicted), _divide_or_zero(correct, support), f1, support
+
+
 def f1_from_counts(counts: np.ndarray) -> tuple[np.ndarray, float, float]:
     """Per-class F1, F1 macro over EVERY class and F1 weighted, from (C, C) counts.
 
-    Equal to scikit-learn's ``f1_score(labels=range(C), zero_division=0)``
-    (tested), without its input checks: the bootstrap calls it thousands of times.
+    The bootstraps call it thousands of times; its weighted average is a dot
+    product, equal to :func:`f1_macro_weighted`'s up to rounding.
     """
-    correct = np.diag(counts).astype(float)
-    support = counts.sum(axis=1)
-    predicted = counts.sum(axis=0)
-    denominator = support + predicted
-    per_class = np.divide(2.0 * correct, denominator, out=np.zeros_like(correct), where=denominator > 0)
+    _, _, per_class, support = precision_recall_f1(counts)
     weighted = float(per_class @ support / support.sum()) if support.sum() else 0.0
     return per_class, float(per_class.mean()), weighted
 
@@ -129,9 +156,7 @@ def classification_metrics(
     module docstring); ``f1_weighted`` weights by support.
     """
     y_true, y_pred = checked_labels(y_true, y_pred, classes, good_class)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=list(range(len(classes))), zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_f1(confusion_counts(y_true, y_pred, len(classes)))
     per_class = {
         name: {
             "precision": float(precision[i]),
@@ -141,12 +166,11 @@ def classification_metrics(
         }
         for i, name in enumerate(classes)
     }
-    f1_macro, f1_weighted = f1_macro_weighted(y_true, y_pred, len(classes))
     return {
         "n": int(y_true.size),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "f1_macro": f1_macro,
-        "f1_weighted": f1_weighted,
+        "accuracy": accuracy(y_true, y_pred),
+        "f1_macro": float(np.nanmean(f1)),
+        "f1_weighted": _support_weighted(f1, support),
         "per_class": per_class,
         "defect_vs_good": defect_vs_good(y_true, y_pred, list(classes).index(good_class), confidence),
     }
