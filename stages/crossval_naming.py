@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from textile_defects.crossval.scores import write_scores
-from textile_defects.errors import DataError
-from textile_defects.naming.scores import read_probabilities, reorder_defects
+from textile_defects.naming.mix import read_aligned
+from textile_defects.naming.scores import reorder_defects
 from textile_defects.utils.stage import load_params, run_stage, stage_parser
 
 
@@ -22,17 +22,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="score file to write")
     args = parser.parse_args()
     params = load_params(args.params)
-    classes = tuple(params["classes"])
-    good = str(params["good_class"])
-    defects = tuple(name for name in classes if name != good)
-    ids, labels, fold, probabilities = read_probabilities(args.detector, classes)
-    type_ids, _, type_fold, types = read_probabilities(args.types, defects)
-    if type_ids != ids or type_fold != fold:
-        raise DataError(
-            f"{args.types} (fold {type_fold}, {len(type_ids)} originals) and {args.detector} (fold {fold}, {len(ids)}) "
-            "do not score the same originals; re-run both stages (dvc repro)."
-        )
-    write_scores(args.out, fold, ids, labels, reorder_defects(probabilities, classes, good, types, defects), classes)
+    classes, good = tuple(params["classes"]), str(params["good_class"])
+    scores = read_aligned(args.detector, args.types, classes, good)
+    named = reorder_defects(scores.probabilities, classes, good, scores.type_probabilities, scores.defect_classes)
+    write_scores(args.out, scores.fold, scores.original_ids, scores.labels, named, classes)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
-"""Stage holdout_mixed: the detector's score file, its defect named by the type classifier and the detector together.
+"""Stage cv_mixed / holdout_mixed: the detector's score file, its defect named by the type classifier and the detector together.
 
-Writes <out> (mixed_fold<k>.csv), a classifier score file the hold-out report
-reads like any other: defective or good exactly as the detector says, the
+Writes <out> (mixed[_seed<s>]_fold<k>.csv), a classifier score file the CV and
+hold-out reports read like any other: defective or good exactly as the detector says, the
 defect ranked by the weighted geometric mean of the two namers' defect
 probabilities (params ``mixed_naming.type_weight``; textile_defects.naming.mix).
 """

@@ -68,7 +68,7 @@ def test_plain_repro_at_the_root_does_not_run_the_crossval_stages(crossval_repo:
 def test_crossval_repro_runs_its_stages_and_only_the_upstream_it_needs(crossval_repo: tuple[Path, str, str]) -> None:
     _, _, output = crossval_repo
     for stage in ("'sample'", "'ingest'", "cv_plan", "cv_augment@1", "cv_train@1-4-post_baseline", "cv_score@0-3-baseline",
-                  "cv_features", "cv_probe@0", "cv_report"):
+                  "cv_features", "cv_probe@0", "cv_naming@0-3", "cv_mixed@1-4", "cv_report"):
         assert stage in output, f"{stage} did not run"
     for stage in ("'split'", "'augment_train'", "'train_baseline'", "'evaluate'"):
         assert stage not in output, f"{stage} ran, but the CV does not need it"
@@ -79,7 +79,8 @@ def test_metrics_cover_every_original_for_every_model_and_seed(crossval_repo: tu
     params = yaml.safe_load((repo / "params.yaml").read_text())
     originals = sum(params["sample"]["counts"].values())
     metrics = json.loads((repo / "metrics/crossval.json").read_text())
-    assert set(metrics) == {"baseline", "post_baseline", "probe", "naming"}  # naming: cv_type + cv_naming per fold
+    # naming: cv_type + cv_naming per fold; mixed: cv_mixed, the two namers together
+    assert set(metrics) == {"baseline", "post_baseline", "probe", "naming", "mixed"}
     for model, block in metrics.items():
         assert block["originals"] == originals, model
         assert block["runs"] == (1 if model == "probe" else len(SEEDS)), model

@@ -20,7 +20,7 @@ from textile_defects.crossval.config import VARIANTS, CrossvalConfig
 from textile_defects.crossval.figures import confusion_csv, crossval_report
 from textile_defects.crossval.folds import FOLDS_NAME, check_plan_files
 from textile_defects.crossval.plots import forest_png, pooled_confusion_png
-from textile_defects.crossval.scores import NAMING, PROBE, load_scores, parse_score_file_name
+from textile_defects.crossval.scores import MIXED, NAMING, PROBE, load_scores, parse_score_file_name
 from textile_defects.data.manifest import MANIFEST_NAME
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 
@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 
 MODELS: tuple[str, ...] = (*VARIANTS, PROBE)
 """Rows of the report: the two fine-tuned variants and the frozen-feature probe."""
-OPTIONAL_MODELS: tuple[str, ...] = (NAMING,)
-"""Rows added when their score files exist: the detector named by the type classifier (crossval/dvc.yaml's
-cv_naming writes them; a sweep that trains only the variants has none)."""
+OPTIONAL_MODELS: tuple[str, ...] = (NAMING, MIXED)
+"""Rows added when their score files exist: the detector named by the type classifier, and by both namers
+together (crossval/dvc.yaml's cv_naming and cv_mixed write them; a sweep that trains only the variants has none)."""
 
 
 def reported_models(scores_dir: Path) -> tuple[str, ...]:

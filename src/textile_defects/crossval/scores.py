@@ -34,6 +34,8 @@ PROBE = "probe"
 """Model name of the frozen-feature reference."""
 NAMING = "naming"
 """Model name of the detector whose defect is named by the type classifier (textile_defects.naming.scores)."""
+MIXED = "mixed"
+"""Model name of the detector whose defect is named by the type classifier and itself together (textile_defects.naming.mix)."""
 NOT_CLASSIFIERS = ("gate",)
 """Score files of another format in the same folder (the anomaly gate reports itself)."""
 

@@ -29,7 +29,7 @@ from textile_defects.crossval.config import CrossvalConfig
 from textile_defects.crossval.figures import crossval_report
 from textile_defects.crossval.plots import forest_png, pooled_confusion_png
 from textile_defects.crossval.report import reported_models
-from textile_defects.crossval.scores import NAMING, load_scores
+from textile_defects.crossval.scores import MIXED, NAMING, load_scores
 from textile_defects.data.manifest import read_manifest
 from textile_defects.decision.as_decided import decided_name, decided_runs
 from textile_defects.decision.detectors import GateScores, classifier_detection
@@ -42,7 +42,6 @@ from textile_defects.gate.report import SPECIFICITIES, read_gate_scores
 from textile_defects.gate.sheets import SHEETS, caption, heatmap_sheets, write_heatmaps
 from textile_defects.holdout import FOLD
 from textile_defects.holdout.paired import paired_at_specificity, paired_naming
-from textile_defects.naming.mix import MIXED
 from textile_defects.stats.proportions import format_counts, format_figure
 from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 
@@ -161,8 +160,6 @@ def holdout_report(
     plan = holdout_plan(holdout_manifest, classes)
     scores_dir = holdout_dir / "scores"
     models = MODELS + tuple(model for model in reported_models(scores_dir) if model not in MODELS)
-    if (scores_dir / f"{MIXED}_fold{FOLD}.csv").is_file():  # holdout_mixed: the two namers together (naming/mix.py)
-        models += (MIXED,)
     pooled = load_scores(scores_dir, plan, classes, models=models)
     report = config.report
     classifiers = crossval_report(pooled, classes, good_class, report.confidence, report.bootstrap_resamples, report.bootstrap_seed)

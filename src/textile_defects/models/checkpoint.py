@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torchvision
 from torch import nn
 
 import textile_defects
@@ -33,6 +32,7 @@ from textile_defects.data.images import RESIZE_FILTER
 from textile_defects.errors import ConfigError, DataError
 from textile_defects.models.config import ModelConfig
 from textile_defects.models.network import DefectClassifier, build_model
+from textile_defects.models.torchvision_import import import_torchvision
 from textile_defects.utils.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def save_checkpoint(
         "versions": {
             "textile_defects": textile_defects.__version__,
             "torch": str(torch.__version__),
-            "torchvision": str(torchvision.__version__),
+            "torchvision": str(import_torchvision().__version__),
             "python": platform.python_version(),
         },
         "extra": _plain(dict(extra or {})),

@@ -18,11 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import torchvision.models as tvm
 from torch import nn
 
 from textile_defects.errors import ConfigError, WeightsError
 from textile_defects.models import weights as weight_sources
+from textile_defects.models.torchvision_import import import_torchvision
+
+tvm = import_torchvision().models
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,6 @@ import numpy as np
 from textile_defects.errors import DataError
 from textile_defects.naming.scores import read_probabilities, reorder_defects
 
-MIXED = "mixed"
-"""Model name (score files ``mixed_fold<k>.csv``) of the detector whose defect is named by the mix."""
-
-
 @dataclasses.dataclass(frozen=True)
 class AlignedScores:
     """A detector's and the type classifier's scores of the same originals, in the same (sorted) order."""
