@@ -47,9 +47,6 @@ from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 
 log = logging.getLogger(__name__)
 
-MODELS: tuple[str, ...] = ("baseline", "post_baseline", "probe")
-"""The classifiers scored: the pipeline's two checkpoints and the frozen-feature probe (and, where its
-score file exists, the detector named by the type classifier: crossval.report.OPTIONAL_MODELS)."""
 
 
 def holdout_plan(manifest: Path, classes: Sequence[str]) -> dict[str, tuple[str, int]]:
@@ -159,7 +156,8 @@ def holdout_report(
     check_independent(holdout_manifest, pipeline_manifest)
     plan = holdout_plan(holdout_manifest, classes)
     scores_dir = holdout_dir / "scores"
-    models = MODELS + tuple(model for model in reported_models(scores_dir) if model not in MODELS)
+    # The CV's rows: both checkpoints and the probe, then each named detector whose score file exists.
+    models = reported_models(scores_dir)
     pooled = load_scores(scores_dir, plan, classes, models=models)
     report = config.report
     classifiers = crossval_report(pooled, classes, good_class, report.confidence, report.bootstrap_resamples, report.bootstrap_seed)
