@@ -48,7 +48,6 @@ from textile_defects.utils.atomic import atomic_output_dir, atomic_write_json
 log = logging.getLogger(__name__)
 
 
-
 def holdout_plan(manifest: Path, classes: Sequence[str]) -> dict[str, tuple[str, int]]:
     """``{original_id: (label, 0)}`` for every photo of the hold-out's ingest manifest."""
     rows = read_manifest(manifest)
