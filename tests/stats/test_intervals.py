@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from scipy.stats import beta
@@ -21,6 +24,30 @@ def test_clopper_pearson_is_the_beta_quantiles(successes: int, trials: int) -> N
     low, high = clopper_pearson(successes, trials, 0.9)
     assert low == pytest.approx(beta.ppf(0.05, successes, trials - successes + 1), rel=1e-12, abs=0)
     assert high == pytest.approx(beta.ppf(0.95, successes + 1, trials - successes), rel=1e-12, abs=0)
+
+
+def test_clopper_pearson_equals_scipy_stats_beta_quantiles_bit_for_bit() -> None:
+    # The committed metrics were computed with scipy.stats.beta.ppf: the interval must not move a bit.
+    rng = np.random.default_rng(0)
+    trials = np.concatenate([np.arange(1, 400), rng.uniform(0.5, 700, 300)])
+    for n in trials:
+        for k in {0.0, 1.0, float(n), n / 2, float(rng.uniform(0, n))}:
+            k = min(k, float(n))
+            tail = (1.0 - 0.95) / 2.0  # as clopper_pearson computes it
+            expected_low = 0.0 if k == 0 else float(beta.ppf(tail, k, n - k + 1))
+            expected_high = 1.0 if k == n else float(beta.ppf(1 - tail, k + 1, n - k))
+            assert clopper_pearson(k, n) == (expected_low, expected_high), (k, n)
+
+
+def test_clopper_pearson_does_not_import_scipy_stats() -> None:
+    code = (
+        "import sys\n"
+        "from textile_defects.stats.intervals import clopper_pearson\n"
+        "clopper_pearson(3, 7)\n"
+        "print('scipy.stats' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
 
 
 def test_clopper_pearson_ends_and_errors() -> None:

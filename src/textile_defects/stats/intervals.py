@@ -37,11 +37,14 @@ def clopper_pearson(successes: float, trials: float, confidence: float = 0.95) -
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     if trials == 0:
         return 0.0, 1.0
-    from scipy.stats import beta  # here, not at the top: a second of start-up for every process that trains
+    # The beta quantile straight from scipy.special (scipy.stats.beta.ppf calls the same Boost
+    # routine, bit for bit: tests/stats/test_intervals.py), imported here: scipy.stats would
+    # add 1-2 s to every process that reports an interval.
+    from scipy.special import betaincinv
 
     tail = (1.0 - confidence) / 2.0
-    low = 0.0 if successes == 0 else float(beta.ppf(tail, successes, trials - successes + 1))
-    high = 1.0 if successes == trials else float(beta.ppf(1.0 - tail, successes + 1, trials - successes))
+    low = 0.0 if successes == 0 else float(betaincinv(successes, trials - successes + 1, tail))
+    high = 1.0 if successes == trials else float(betaincinv(successes + 1, trials - successes, 1.0 - tail))
     return low, high
 
 

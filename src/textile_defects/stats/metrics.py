@@ -32,13 +32,13 @@ EPOCH_METRICS: tuple[str, ...] = ("loss", "accuracy", "f1_macro", "f1_weighted")
 def f1_macro_weighted(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> tuple[float, float]:
     """F1 macro and F1 weighted over all ``num_classes`` classes (absent classes count, as 0)."""
     _, _, f1, support = precision_recall_f1(confusion_counts(y_true, y_pred, num_classes))
-    return float(np.nanmean(f1)), _support_weighted(f1, support)
+    return _f1_averages(f1, support)
 
 
-def _support_weighted(values: np.ndarray, support: np.ndarray) -> float:
-    """``values`` averaged with the classes' supports as weights, as ``np.average`` (and scikit-learn) compute it."""
+def _f1_averages(f1: np.ndarray, support: np.ndarray) -> tuple[float, float]:
+    """F1 macro (every class) and F1 weighted by support, from per-class F1, as scikit-learn averages them."""
     weights = support.astype(float)
-    return float(np.sum(values * weights) / np.sum(weights))
+    return float(np.nanmean(f1)), float(np.sum(f1 * weights) / np.sum(weights))
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -166,11 +166,12 @@ def classification_metrics(
         }
         for i, name in enumerate(classes)
     }
+    f1_macro, f1_weighted = _f1_averages(f1, support)
     return {
         "n": int(y_true.size),
         "accuracy": accuracy(y_true, y_pred),
-        "f1_macro": float(np.nanmean(f1)),
-        "f1_weighted": _support_weighted(f1, support),
+        "f1_macro": f1_macro,
+        "f1_weighted": f1_weighted,
         "per_class": per_class,
         "defect_vs_good": defect_vs_good(y_true, y_pred, list(classes).index(good_class), confidence),
     }
