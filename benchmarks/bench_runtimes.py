@@ -49,12 +49,6 @@ def engine_session(path: Path, threads: int):  # type: ignore[no-untyped-def]
         return EngineClassifier(path, threads=threads).session
 
 
-def onnxruntime_runner(path: Path, threads: int) -> Runner:
-    session = engine_session(path, threads)
-    name = session.get_inputs()[0].name
-    return lambda frame: session.run(None, {name: frame})
-
-
 def openvino_runner(path: Path, threads: int, precision: str) -> Runner | None:
     try:
         import openvino as ov
@@ -84,14 +78,15 @@ def largest_relative_difference(reference: list[np.ndarray], other: list[np.ndar
 
 
 def compare(path: Path, threads: int, rounds: int, count: int) -> None:
-    runners: dict[str, Runner] = {"onnxruntime": onnxruntime_runner(path, threads)}
+    session = engine_session(path, threads)
+    input_name, shape = session.get_inputs()[0].name, session.get_inputs()[0].shape
+    runners: dict[str, Runner] = {"onnxruntime": lambda frame: session.run(None, {input_name: frame})}
     for precision in ("f32", "bf16"):
         runner = openvino_runner(path, threads, precision)
         if runner is None:
             log.warning("openvino is not installed: only ONNX Runtime runs (pip install openvino to compare)")
             break
         runners[f"openvino_{precision}"] = runner
-    shape = engine_session(path, threads).get_inputs()[0].shape
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, size=(1, shape[1], shape[2], 3), dtype=np.uint8) for _ in range(count)]
     reference = runners["onnxruntime"](frames[0])

@@ -57,21 +57,19 @@ def probe_frame(image_size: tuple[int, int], seed: int = PROBE_SEED) -> np.ndarr
     return np.clip(stripes + rng.normal(0, 30, size=(height, width, 3)), 0, 255).astype(np.uint8)
 
 
-def _trace(graph: torch.nn.Module, frame: np.ndarray, outputs: list[str], *, strict: bool) -> Any:
+def _trace(graph: ClassifierGraph | GateGraph, frame: np.ndarray, outputs: list[str]) -> Any:
     """The ONNX model (``onnx.ModelProto``) of ``graph`` traced for one (1, H, W, 3) uint8 frame.
 
-    ``strict`` picks torch.export's tracer (the exporter would try the non-strict one
-    first and fall back, paying for a failed trace): the gate needs the strict one, as its
-    encoder's forward pass ends in an exception raised by a hook after the deepest layer
-    it reads, which the non-strict tracer cannot unwind; the classifier takes the faster
-    non-strict one. Either way the file is the one the exporter's own choice writes.
+    The graph names its tracer (``strict_export``); left to itself the exporter tries the
+    non-strict one first and falls back, paying for a failed trace. Either way the file is
+    the one the exporter's own choice writes.
     """
     example = torch.from_numpy(frame[None].copy())
     for name in ("onnx_ir", "onnxscript"):  # their optimiser logs every folded constant at INFO
         logging.getLogger(name).setLevel(logging.WARNING)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporter's own deprecation and tracing notices
-        captured = torch.export.export(graph.eval(), (example,), strict=strict)
+        captured = torch.export.export(graph.eval(), (example,), strict=graph.strict_export)
         program = torch.onnx.export(
             captured, (example,), input_names=["frames"], output_names=outputs, dynamo=True,
             opset_version=OPSET, verbose=False, optimize=True,
@@ -87,14 +85,14 @@ def _described(model: Any, description: dict[str, Any]) -> bytes:
     return model.SerializeToString()
 
 
-def _export_checked(target: Path, graph: torch.nn.Module, frame: np.ndarray, outputs: list[str],
-                    description: dict[str, Any], check: Callable[[Path], dict[str, float]], *, strict: bool) -> dict[str, float]:
+def _export_checked(target: Path, graph: ClassifierGraph | GateGraph, frame: np.ndarray, outputs: list[str],
+                    description: dict[str, Any], check: Callable[[Path], dict[str, float]]) -> dict[str, float]:
     """Trace ``graph``, run ``check`` on the file (ONNX Runtime against PyTorch), then write it with the check's figures.
 
     The file is checked under a scratch name beside ``target`` and written only when
     ``check`` passes (it raises otherwise), atomically, so ``target`` is never a file that failed.
     """
-    model = _trace(graph, frame, outputs, strict=strict)
+    model = _trace(graph, frame, outputs)
     scratch = target.with_name(f".{target.name}.checking")
     scratch.parent.mkdir(parents=True, exist_ok=True)
     scratch.write_bytes(_described(model, {**description, "export_check": {}}))
@@ -138,7 +136,7 @@ def export_classifier(checkpoint: str | Path, out: str | Path, *, min_frame_size
             )
         return {"max_abs_probability": difference}
 
-    figures = _export_checked(target, ClassifierGraph(model), frame, ["probabilities"], description, check, strict=False)
+    figures = _export_checked(target, ClassifierGraph(model), frame, ["probabilities"], description, check)
     log.info("exported %s -> %s (probe: largest probability difference %.1e)", source, target, figures["max_abs_probability"])
     return figures
 
@@ -167,8 +165,7 @@ def export_gate(checkpoint: str | Path, out: str | Path, *, min_frame_size: tupl
             )
         return {"max_score_difference_of_threshold": difference}
 
-    figures = _export_checked(target, GateGraph(gate), frame, ["patch_scores", "image_scores"], description, check,
-                              strict=True)
+    figures = _export_checked(target, GateGraph(gate), frame, ["patch_scores", "image_scores"], description, check)
     log.info("exported %s -> %s (probe: largest score difference %.1e of the threshold)", source, target,
              figures["max_score_difference_of_threshold"])
     return figures

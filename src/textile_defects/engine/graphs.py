@@ -27,6 +27,9 @@ from textile_defects.models.network import DefectClassifier
 class ClassifierGraph(nn.Module):
     """(N, H, W, 3) uint8 -> (N, C) float32 softmax probabilities of ``model``."""
 
+    strict_export = False
+    """torch.export's tracer for it: the faster non-strict one."""
+
     def __init__(self, model: DefectClassifier) -> None:
         super().__init__()
         self.model = model.eval()
@@ -38,6 +41,10 @@ class ClassifierGraph(nn.Module):
 
 class GateGraph(nn.Module):
     """(N, H, W, 3) uint8 -> ((N, h, w) patch scores, (N,) image scores) of ``gate``."""
+
+    strict_export = True
+    """torch.export's tracer for it: the strict one. The extractor's hook ends the encoder's forward
+    pass with an exception after the deepest layer it reads, which the non-strict tracer cannot unwind."""
 
     def __init__(self, gate: Gate) -> None:
         super().__init__()
