@@ -224,3 +224,11 @@ def test_a_bundle_whose_files_changed_is_refused(exported: tuple[Path, Path, Pat
     onnx_file.write_bytes(onnx_file.read_bytes()[:-1] + b"\0")
     with pytest.raises(DataError, match="differs from the bundle's manifest"):
         predict([str(photos), "--bundle", str(bundle), "--out", str(tmp_path / "p.csv")])
+
+
+def test_the_engine_files_do_not_record_where_the_checkout_lies(exported: tuple[Path, Path, Path]) -> None:
+    # The exporter records each node's Python stack trace, with absolute paths: a clone elsewhere
+    # (or a moved line) would write other bytes for the same model.
+    model, gate, _ = exported
+    for checkpoint in (model, gate):
+        assert str(REPO_ROOT).encode() not in engine_path(checkpoint).read_bytes(), checkpoint

@@ -74,7 +74,24 @@ def _trace(graph: ClassifierGraph | GateGraph, frame: np.ndarray, outputs: list[
             captured, (example,), input_names=["frames"], output_names=outputs, dynamo=True,
             opset_version=OPSET, verbose=False, optimize=True,
         )
-    return program.model_proto
+    return _without_stack_traces(program.model_proto)
+
+
+STACK_TRACE_KEY = "pkg.torch.onnx.stack_trace"
+"""The exporter's per-node record of the Python source that made it: file paths of this checkout and line numbers."""
+
+
+def _without_stack_traces(model: Any) -> Any:
+    """``model`` with every node's :data:`STACK_TRACE_KEY` entry dropped, so the file's bytes do not
+    depend on where the checkout lies or on lines moving in the source (the other node records stay)."""
+    for graph in (model.graph, *model.functions):
+        for node in graph.node:
+            kept = [(entry.key, entry.value) for entry in node.metadata_props if entry.key != STACK_TRACE_KEY]
+            del node.metadata_props[:]
+            for key, value in kept:
+                entry = node.metadata_props.add()
+                entry.key, entry.value = key, value
+    return model
 
 
 def _described(model: Any, description: dict[str, Any]) -> bytes:
