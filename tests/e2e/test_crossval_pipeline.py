@@ -1,8 +1,11 @@
 """End to end: `dvc repro crossval/dvc.yaml` on a tiny configuration, and what a plain `dvc repro` leaves alone.
 
 15 originals (6 good, 2 holes, 2 lycra cuts, 3 needles, 2 two-plies) in 2
-folds, 2 training seeds, random-init encoder: every stage of the CV runs with
-the real code, in minutes.
+folds, one training seed, random-init encoder: every stage of the CV runs with
+the real code, in minutes. The wiring of a second seed (every matrix instance
+reads and writes its own seed's files) is checked statically on the project's
+own two seeds (tests/pipeline/test_sub_pipelines.py), and the pooling of
+several seeds' score files in tests/crossval/test_report.py.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ pytestmark = pytest.mark.timeout(1800)
 
 
 FOLDS = 2
-SEEDS = (3, 4)
+# One seed: a second one re-ran 12 of the 38 stages (about 100 s of the suite's critical path).
+SEEDS = (3,)
 TINY_CROSSVAL = {
     "augment_cv": {"copies_per_original": {"non_defect": 1, "hole": 2, "lycra_cut": 2, "needle": 1, "twoply": 2}},
     "crossval": {
@@ -67,8 +71,8 @@ def test_plain_repro_at_the_root_does_not_run_the_crossval_stages(crossval_repo:
 
 def test_crossval_repro_runs_its_stages_and_only_the_upstream_it_needs(crossval_repo: tuple[Path, str, str]) -> None:
     _, _, output = crossval_repo
-    for stage in ("'sample'", "'ingest'", "cv_plan", "cv_augment@1", "cv_train@1-4-post_baseline", "cv_score@0-3-baseline",
-                  "cv_features", "cv_probe@0", "cv_naming@0-3", "cv_mixed@1-4", "cv_report"):
+    for stage in ("'sample'", "'ingest'", "cv_plan", "cv_augment@1", "cv_train@1-3-post_baseline", "cv_score@0-3-baseline",
+                  "cv_features", "cv_probe@0", "cv_naming@0-3", "cv_mixed@1-3", "cv_report"):
         assert stage in output, f"{stage} did not run"
     for stage in ("'split'", "'augment_train'", "'train_baseline'", "'evaluate'"):
         assert stage not in output, f"{stage} ran, but the CV does not need it"

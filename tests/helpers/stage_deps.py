@@ -5,10 +5,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import shlex
 import subprocess
 import sys
+import tempfile
 from pathlib import Path, PurePosixPath
+
+from filelock import FileLock
 
 from tests.helpers.repo import REPO_ROOT, tool_env
 
@@ -64,6 +68,26 @@ def stage_script(cmd: str) -> str:
 
 @functools.cache
 def _every_script_imports() -> dict[str, list[str]]:
+    """``{stages/<script>.py: [files]}`` for every script in ``stages/``, listed once per test run.
+
+    Under pytest-xdist the first worker to ask lists them and leaves the answer in
+    a file named after the run (``PYTEST_XDIST_TESTRUNUID``, the same in every
+    worker of one run), so the others read it instead of paying the same 10-20 s.
+    """
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run_id is None:
+        return _list_every_script_imports()
+    shared = Path(tempfile.gettempdir()) / f"textile-defects-stage-imports-{run_id}.json"
+    with FileLock(f"{shared}.lock"):
+        if not shared.is_file():
+            listing = _list_every_script_imports()
+            staging = shared.with_suffix(".tmp")
+            staging.write_text(json.dumps(listing), encoding="utf-8")
+            staging.replace(shared)
+        return json.loads(shared.read_text(encoding="utf-8"))
+
+
+def _list_every_script_imports() -> dict[str, list[str]]:
     """``{stages/<script>.py: [files]}`` for every script in ``stages/``, listed in one process (see above)."""
     scripts = sorted(path.relative_to(REPO_ROOT).as_posix() for path in (REPO_ROOT / "stages").glob("*.py"))
     listed = subprocess.run(
