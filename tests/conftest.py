@@ -35,3 +35,13 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     # also wait (git, file copies, dvc's queue polls, SSH, watch mode's polling); with one
     # worker per core 10 % of the 2 cores stayed idle (docs/results.md, "Measured").
     return available_cores() + 1
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stage_imports_listed_once_per_run(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # Under pytest-xdist the workers share one listing of what each stage script imports
+    # (tests/helpers/stage_deps.py), kept in the run's temporary root, the parent of each worker's.
+    if os.environ.get("PYTEST_XDIST_WORKER") is not None:
+        from tests.helpers import stage_deps
+
+        stage_deps.SHARED_ROOT = tmp_path_factory.getbasetemp().parent

@@ -5,11 +5,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
 import shlex
 import subprocess
 import sys
-import tempfile
 from pathlib import Path, PurePosixPath
 
 from filelock import FileLock
@@ -66,23 +64,24 @@ def stage_script(cmd: str) -> str:
     return scripts[0]
 
 
+SHARED_ROOT: Path | None = None
+"""Under pytest-xdist, the run's temporary root that every worker shares (set by tests/conftest.py)."""
+
+
 @functools.cache
 def _every_script_imports() -> dict[str, list[str]]:
     """``{stages/<script>.py: [files]}`` for every script in ``stages/``, listed once per test run.
 
     Under pytest-xdist the first worker to ask lists them and leaves the answer in
-    a file named after the run (``PYTEST_XDIST_TESTRUNUID``, the same in every
-    worker of one run), so the others read it instead of paying the same 10-20 s.
+    :data:`SHARED_ROOT`, so the other workers read it instead of paying the same 10-20 s.
     """
-    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if run_id is None:
+    if SHARED_ROOT is None:
         return _list_every_script_imports()
-    shared = Path(tempfile.gettempdir()) / f"textile-defects-stage-imports-{run_id}.json"
-    with FileLock(f"{shared}.lock"):
+    shared = SHARED_ROOT / "stage-imports.json"
+    with FileLock(SHARED_ROOT / "stage-imports.lock"):
         if not shared.is_file():
-            listing = _list_every_script_imports()
-            staging = shared.with_suffix(".tmp")
-            staging.write_text(json.dumps(listing), encoding="utf-8")
+            staging = SHARED_ROOT / "stage-imports.json.tmp"
+            staging.write_text(json.dumps(_list_every_script_imports()), encoding="utf-8")
             staging.replace(shared)
         return json.loads(shared.read_text(encoding="utf-8"))
 
