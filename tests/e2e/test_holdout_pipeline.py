@@ -6,8 +6,10 @@ the sample generator (10 photos, another seed); every stage runs with the real c
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,3 +101,37 @@ def test_the_holdout_photos_are_new_and_a_second_repro_is_a_no_op(holdout_repo: 
     assert "Data and pipelines are up to date." in run(["dvc", "repro", "holdout/dvc.yaml"], repo).stdout
     # A plain repro at the root reads only the root dvc.yaml.
     assert "Data and pipelines are up to date." in run(["dvc", "repro"], repo).stdout
+
+
+def test_the_operating_point_script_redecides_the_stored_scores_at_another_target(holdout_repo: tuple[Path, str], tmp_path: Path) -> None:
+    repo, _ = holdout_repo
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    figures = json.loads((repo / "metrics/holdout.json").read_text())
+    own = params["gate"]["target_specificity"]
+
+    def compare(reference: float, holdout: str = "data/holdout") -> dict:
+        out = tmp_path / f"{reference}.json"
+        run([sys.executable, "scripts/operating_point.py", "--holdout", holdout, "--reference-target", str(reference), "--out", str(out)], repo)
+        return json.loads(out.read_text())
+
+    same = compare(own)
+    # At the gate's own target both sides are the stored decision: what metrics/holdout.json reports for predict's label.
+    assert same["at_stored"] == same["at_reference"] and same["threshold_ratio"] == 1.0
+    assert same["stored_vs_reference"]["f1_macro_difference"]["value"] == 0.0
+    assert same["at_stored"]["f1_macro"] == pytest.approx(figures["as_predict_decides"]["gate_or_mixed"]["f1_macro"]["mean"])
+    # A lower target lowers the threshold: every defect found at the stored one is still found.
+    lower = compare(0.5)
+    assert lower["reference_threshold"] <= lower["stored_threshold"]
+    assert lower["at_reference"]["defects_found"][0] >= lower["at_stored"]["defects_found"][0]
+    assert lower["defects_found_stored_only_vs_reference_only"]["stored_only"] == 0
+    # Scores from another gate (another threshold in the file) are refused, naming the file.
+    stale = tmp_path / "stale"
+    shutil.copytree(repo / "data/holdout/scores", stale / "scores")
+    gate_csv = stale / "scores/gate_fold0.csv"
+    rows = list(csv.DictReader(gate_csv.open(newline="")))
+    with gate_csv.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "threshold": str(float(row["threshold"]) * 1.1)} for row in rows)
+    failed = run([sys.executable, "scripts/operating_point.py", "--holdout", str(stale), "--reference-target", "0.5"], repo, check=False)
+    assert failed.returncode == 1 and "gate_fold0.csv" in failed.stderr and "another gate" in failed.stderr
