@@ -116,7 +116,8 @@ def test_the_operating_point_script_redecides_the_stored_scores_at_another_targe
 
     same = compare(own)
     # At the gate's own target both sides are the stored decision: what metrics/holdout.json reports for predict's label.
-    assert same["at_stored"] == same["at_reference"] and same["threshold_ratio"] == 1.0
+    # (The checkpoint keeps its held-out scores to 6 decimals, as the score file keeps the threshold.)
+    assert same["at_stored"] == same["at_reference"] and same["threshold_ratio"] == pytest.approx(1.0, abs=1e-4)
     assert same["stored_vs_reference"]["f1_macro_difference"]["value"] == 0.0
     assert same["at_stored"]["f1_macro"] == pytest.approx(figures["as_predict_decides"]["gate_or_mixed"]["f1_macro"]["mean"])
     # A lower target lowers the threshold: every defect found at the stored one is still found.

@@ -17,6 +17,7 @@ from textile_defects.data.frames import DEFAULT_MIN_FRAME_SIZE
 from textile_defects.engine.bundle import read_bundle, write_bundle
 from textile_defects.engine.export import export_classifier, export_gate
 from textile_defects.engine.files import PROBABILITY_TOLERANCE, SCORE_TOLERANCE, engine_path, sha256_file
+from textile_defects.engine.scoring import engine_gate_scores
 from textile_defects.engine.session import EngineClassifier, EngineGate
 from textile_defects.errors import ConfigError, DataError, OutputError
 from textile_defects.gate.checkpoint import load_gate
@@ -232,3 +233,26 @@ def test_the_engine_files_do_not_record_where_the_checkout_lies(exported: tuple[
     model, gate, _ = exported
     for checkpoint in (model, gate):
         assert str(REPO_ROOT).encode() not in engine_path(checkpoint).read_bytes(), checkpoint
+
+
+def test_scoring_a_folder_on_the_engine_gives_the_pytorch_gates_scores_maps_and_threshold(exported: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    _, gate_file, photos = exported
+    paths = sorted((photos / "fabric").iterdir())
+    scores, maps, threshold = engine_gate_scores(engine_path(gate_file), gate_file, paths)
+    gate, _ = load_gate(gate_file)
+    torch_scores, torch_maps = gate.score_files(paths)
+    assert threshold == pytest.approx(gate.threshold, rel=1e-6) and len(maps) == len(paths)
+    assert np.abs(scores - torch_scores).max() <= SCORE_TOLERANCE * gate.threshold
+    for engine_map, torch_map in zip(maps, torch_maps, strict=True):
+        assert engine_map.shape == torch_map.shape and np.abs(engine_map - torch_map).max() <= SCORE_TOLERANCE * gate.threshold
+    assert list(scores > threshold) == list(torch_scores > gate.threshold)
+    # Another gate's checkpoint beside the export: refused, never scored.
+    other = tmp_path / "gate.pt"
+    other.write_bytes(gate_file.read_bytes() + b"\0")
+    with pytest.raises(DataError, match="gate.onnx is stale"):
+        engine_gate_scores(engine_path(gate_file), other, paths)
+    # A photo that changed after ingest is named.
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(paths[0].read_bytes()[:100])
+    with pytest.raises(DataError, match="broken.png"):
+        engine_gate_scores(engine_path(gate_file), gate_file, [broken])

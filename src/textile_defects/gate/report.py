@@ -37,6 +37,13 @@ def gate_scores_csv(fold: int, rows: Sequence[Mapping[str, str]], scores: np.nda
     return buffer.getvalue()
 
 
+def maps_npz(rows: Sequence[Mapping[str, str]], maps: Sequence[np.ndarray]) -> bytes:
+    """The ``maps_fold<k>.npz`` bytes beside ``gate_fold<k>.csv``: each scored original's patch-score map under its id."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **{row["original_id"]: patch_map for row, patch_map in zip(rows, maps, strict=True)})
+    return buffer.getvalue()
+
+
 def read_gate_scores(paths: Sequence[Path], plan: Mapping[str, tuple[str, int]]) -> dict[str, dict[str, Any]]:
     """``{original_id: {label, fold, score, threshold, defective}}`` from every fold's gate CSV, checked against the plan."""
     rows: dict[str, dict[str, Any]] = {}
