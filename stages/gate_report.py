@@ -23,17 +23,23 @@ def main() -> None:
     parser.add_argument("--metrics", type=Path, required=True)
     parser.add_argument("--plots", type=Path, required=True)
     parser.add_argument("--reports", type=Path, required=True)
+    parser.add_argument("--gate-models", type=Path, required=True, help="the fold gates' folder (gate_fold<k>.pt), for the operating points")
     args = parser.parse_args()
     params = load_params(args.params)
     report = SectionReader(section(params, "gate").get("report"), "gate.report")
     tolerance_px, confidence = report.integer("tolerance_px", minimum=0), report.number("confidence", above=0.0, below=1.0)
+    targets = report.raw("targets")
+    if not (isinstance(targets, list) and targets and all(isinstance(t, int | float) and 0 < t <= 1 for t in targets)):
+        report.problem("targets", targets, "a non-empty list of target specificities in (0, 1], e.g. [0.9, 0.95, 0.975, 1.0]")
     report.finish()
+    gate = SectionReader(section(params, "gate"), "gate")
     crossval = section(params, "crossval")
     crossval_detection_report(
         args.crossval, args.ingested, list(params["classes"]), str(params["good_class"]),
         folds=crossval["folds"], seeds=crossval["seeds"], masks_dir=args.masks, tolerance_px=tolerance_px,
-        border_patches=SectionReader(section(params, "gate"), "gate").integer("border_patches", minimum=0),
-        confidence=confidence, metrics_path=args.metrics, plots_dir=args.plots, reports_dir=args.reports,
+        border_patches=gate.integer("border_patches", minimum=0), confidence=confidence, metrics_path=args.metrics,
+        plots_dir=args.plots, reports_dir=args.reports, gate_models=args.gate_models,
+        target_specificity=gate.number("target_specificity", above=0.0, maximum=1.0), targets=[float(t) for t in targets],
     )  # fmt: skip
 
 

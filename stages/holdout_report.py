@@ -29,7 +29,7 @@ def main() -> None:
     params = load_params(args.params)
     reader = SectionReader(section(params, "gate").get("report"), "gate.report")
     tolerance_px = reader.integer("tolerance_px", minimum=0)
-    reader.finish(known=["tolerance_px", "confidence"])  # intervals use crossval.report's confidence
+    reader.finish(known=["tolerance_px", "confidence", "targets"])  # intervals use crossval.report's confidence; targets are the CV's
     holdout_report(
         args.holdout,
         args.manifest,

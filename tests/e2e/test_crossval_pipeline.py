@@ -177,6 +177,16 @@ def test_gate_report_scores_the_gate_each_classifier_and_both_rules(crossval_rep
             assert either["specificity"]["successes"] <= alone["specificity"]["successes"], name
             for curve in (f"roc_{name}.csv", f"roc_gate_or_{name}.csv"):
                 assert (repo / "metrics/gate" / curve).read_text().startswith("fpr,tpr,threshold\n"), curve
+    # The operating points: each target re-decides the folds' scores at thresholds read off the fold gates;
+    # the pipeline's own target gives exactly the stored decision, and a higher one never keeps fewer good photos.
+    params = yaml.safe_load((repo / "params.yaml").read_text())["gate"]
+    points = report["operating_points"]
+    assert list(points) == [f"{t:g}" for t in sorted({*params["report"]["targets"], params["target_specificity"]})]
+    assert points[f"{params['target_specificity']:g}"]["gate"] == report["gate"]["operating_point"]
+    kept = [entry["gate"]["specificity"]["successes"] for entry in points.values()]
+    assert kept == sorted(kept)
+    assert {f"gate_or_{model}_seed{seed}" for model in ("post_baseline", "mixed") for seed in SEEDS} <= set(next(iter(points.values())))
+    assert "| gate.target_specificity |" in (repo / "reports/gate/crossval/operating_points.md").read_text()
 
 
 def test_the_cvs_gate_follows_an_encoder_switch_with_the_default_layers(
