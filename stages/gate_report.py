@@ -29,7 +29,8 @@ def main() -> None:
     report = SectionReader(section(params, "gate").get("report"), "gate.report")
     tolerance_px, confidence = report.integer("tolerance_px", minimum=0), report.number("confidence", above=0.0, below=1.0)
     targets = report.raw("targets")
-    if not (isinstance(targets, list) and targets and all(isinstance(t, int | float) and 0 < t <= 1 for t in targets)):
+    valid = isinstance(targets, list) and targets and all(isinstance(t, int | float) and not isinstance(t, bool) and 0 < t <= 1 for t in targets)
+    if targets is not None and not valid:  # a missing key is already reported by raw()
         report.problem("targets", targets, "a non-empty list of target specificities in (0, 1], e.g. [0.9, 0.95, 0.975, 1.0]")
     report.finish()
     gate = SectionReader(section(params, "gate"), "gate")

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from textile_defects.crossval.scores import OutOfFold
 from textile_defects.decision.detectors import GateScores
 from textile_defects.decision.operating_points import at_fold_thresholds, check_stored, operating_points, operating_points_table
 from textile_defects.errors import DataError
 from textile_defects.gate.held_out import read_held_out_scores, thresholds_for_targets
+
+from tests.helpers.repo import REPO_ROOT
 
 CLASSES = ("non_defect", "hole", "needle")
 # Two folds, each with its own stored threshold (target 0.5 of its held-out good scores below).
@@ -75,3 +80,22 @@ def test_held_out_scores_are_read_from_a_checkpoint_or_refused_with_the_file(tmp
     for path in (tmp_path / "broken.pt", tmp_path / "missing.pt"):
         with pytest.raises(DataError, match=path.name):
             read_held_out_scores(path)
+
+
+@pytest.mark.parametrize(("targets", "message"), [([0.95, 1.5], "got [0.95, 1.5]; expected a non-empty list"), (None, "targets: missing")])
+def test_gate_report_names_bad_targets_before_reading_anything(tmp_path: Path, targets: list[float] | None, message: str) -> None:
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    if targets is None:
+        del params["gate"]["report"]["targets"]
+    else:
+        params["gate"]["report"]["targets"] = targets
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    missing = str(tmp_path / "absent")
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "stages/gate_report.py"), "--params", str(tmp_path / "params.yaml"), "--ingested", missing,
+         "--crossval", missing, "--masks", missing, "--metrics", str(tmp_path / "m.json"), "--plots", str(tmp_path / "plots"),
+         "--reports", str(tmp_path / "reports"), "--gate-models", missing],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2 and "gate.report" in result.stderr and message in result.stderr, result.stderr
+    assert not (tmp_path / "m.json").exists()
