@@ -81,8 +81,10 @@ def crossval_detection_report(
     folds_of = np.array([int(gate_rows[o]["fold"]) for o in gate.order])
     held_out = {k: read_held_out_scores(gate_models / f"gate_fold{k}.pt") for k in folds}
     chosen = tuple(sorted({*targets, target_specificity}))
-    per_target = {t: {k: thresholds_for_targets(held_out[k], chosen)[t] for k in folds} for t in chosen}
+    by_fold = {k: thresholds_for_targets(held_out[k], chosen) for k in folds}
+    per_target = {t: {k: by_fold[k][t] for k in folds} for t in chosen}
     check_stored(gate, folds_of, per_target[target_specificity], target_specificity)
+    # predict's rule: the post-baseline decides with the gate; the mix (predict's default namer) names.
     deciding = {name: run for name, run in named_runs.items() if name.startswith(("post_baseline", "mixed"))}
     report["operating_points"] = operating_points(gate, folds_of, per_target, deciding, classes, good_class, confidence)
 
