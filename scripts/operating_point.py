@@ -19,8 +19,6 @@ and the good photos each keeps. The pre-registration of draw 20261205
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +30,7 @@ from textile_defects.crossval.config import CrossvalConfig
 from textile_defects.crossval.scores import load_scores
 from textile_defects.decision.as_decided import decided_name, decided_runs
 from textile_defects.decision.detectors import GateScores
+from textile_defects.decision.operating_points import STORED_MATCH, at_fold_thresholds
 from textile_defects.decision.rules import RULES
 from textile_defects.errors import DataError
 from textile_defects.gate.checkpoint import load_gate
@@ -43,14 +42,6 @@ from textile_defects.holdout.report import holdout_plan
 from textile_defects.stats.metrics import f1_macro_weighted
 from textile_defects.utils.atomic import atomic_write_json
 from textile_defects.utils.stage import load_params, section
-
-# A score file writes the checkpoint's threshold with 6 decimals (gate.report.gate_scores_csv).
-THRESHOLD_MATCH = 5e-7 + 1e-12
-
-
-def at_threshold(gate: GateScores, threshold: float) -> GateScores:
-    """The same gate scores decided at ``threshold`` (defective when the score exceeds it, as the gate decides)."""
-    return dataclasses.replace(gate, thresholds=np.full_like(gate.thresholds, threshold), verdict=gate.scores > threshold)
 
 
 def label_figures(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str], good_class: str) -> dict[str, Any]:
@@ -77,7 +68,7 @@ def compare_operating_points(
     gate = GateScores.from_rows(read_gate_scores([scores_dir / f"gate_fold{FOLD}.csv"], plan), good_class)
     _, payload = load_gate(gate_path)
     stored = float(payload["threshold"])
-    if np.abs(gate.thresholds - stored).max() > THRESHOLD_MATCH:
+    if np.abs(gate.thresholds - stored).max() > STORED_MATCH:
         raise DataError(
             f"{scores_dir / f'gate_fold{FOLD}.csv'}: its threshold ({gate.thresholds[0]:.6f}) is not {gate_path}'s ({stored:.6f}); "
             "the scores come from another gate: run `dvc repro holdout/dvc.yaml` first."
@@ -89,7 +80,9 @@ def compare_operating_points(
     pooled = load_scores(scores_dir, plan, classes, models=[model])
     name = decided_name(RULES[0], model)
     (at_stored,) = decided_runs(gate, pooled, RULES[0], classes, good_class)[name]
-    (at_reference,) = decided_runs(at_threshold(gate, reference), pooled, RULES[0], classes, good_class)[name]
+    # The hold-out is one fold (FOLD): every photo re-decided at the reference threshold.
+    at_reference_gate = at_fold_thresholds(gate, np.full(len(gate.order), FOLD), {FOLD: reference})
+    (at_reference,) = decided_runs(at_reference_gate, pooled, RULES[0], classes, good_class)[name]
     y_true = np.asarray(at_stored.y_true)
     first, second = np.asarray(at_stored.y_pred), np.asarray(at_reference.y_pred)
     good = classes.index(good_class)
