@@ -8,7 +8,10 @@ temporary folder when absent):
 
 - today: the PyTorch path predict had before the engine: the classifier over the
   folder in batches (``runtime.inference.predict_files``), then the gate decoding
-  every frame again (``Gate.score_files``);
+  every frame again (``Gate.score_files``); with ``--today-gate`` it runs the gate
+  predict had then (the full-resolution one, gate.image_size [1270, 720], before
+  2026-12-03), so the ratio is what the line PC gains from both the engine and the
+  lighter gate;
 - torch: predict's PyTorch fallback now (each frame decoded once, ``--engine torch``);
 - engine: predict's default on CPU (ONNX Runtime, each frame decoded once, decoding
   ahead of the models), with ingest's checks on every frame;
@@ -23,6 +26,10 @@ and whether every decision agrees. No assertion: ratios within one run.
 
     .venv/bin/python benchmarks/bench_engine.py                      # models/*.pt, 24 frames, 2 threads
     .venv/bin/python benchmarks/bench_engine.py --frames 12 --watch-frames 10
+    .venv/bin/python benchmarks/bench_engine.py --today-gate gate_1270x720.pt   # against the old full-resolution gate
+
+A full-resolution gate for ``--today-gate``: ``python stages/train_gate.py`` with a params
+file whose gate.image_size is [1270, 720] (docs/engine.md).
 """
 
 from __future__ import annotations
@@ -179,6 +186,10 @@ def main() -> None:
     parser.add_argument("--watch-frames", type=int, default=12, help="frames fed to watch mode")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between two frames landing in watch mode")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--frame-size", type=int, nargs=2, default=[1270, 720], metavar=("W", "H"),
+                        help="the camera's frames, written at this size whatever the models read")
+    parser.add_argument("--today-gate", type=Path,
+                        help="the gate today's path runs (default --gate): e.g. the old full-resolution one")
     args = parser.parse_args()
     setup_logging("WARNING")
     keep_freed_memory()
@@ -189,28 +200,32 @@ def main() -> None:
         model, gate, model_onnx, gate_onnx = engine_files(args.model, args.gate, scratch)
         engine = EngineJudge(model_onnx, gate_onnx, classifier_checkpoint=model, gate_checkpoint=gate)
         (scratch / "frames").mkdir()
-        paths = write_frames(scratch / "frames", args.frames, engine.info.gate_size)
+        paths = write_frames(scratch / "frames", args.frames, tuple(args.frame_size))
         from textile_defects.models.checkpoint import load_checkpoint
 
         classifier, meta = load_checkpoint(model)
         torch_judge = TorchJudge(classifier, meta, "cpu", gate, None)
-        p_today, s_today, t_today = today(model, gate, paths)
+        p_today, s_today, t_today = today(model, args.today_gate or gate, paths)
         p_torch, s_torch, t_torch = through_predict(torch_judge, paths)
         p_engine, s_engine, t_engine = through_predict(engine, paths)
         t_bare = bare(engine, paths)
         info = engine.info
         d = {name: decisions(p, s, info.threshold, info.classes, info.good_class)
              for name, (p, s) in {"today": (p_today, s_today), "torch": (p_torch, s_torch), "engine": (p_engine, s_engine)}.items()}
-        report(args, model.name, gate.name, info, (t_today, t_torch, t_engine, t_bare), (p_today, s_today), (p_engine, s_engine), d)
+        report(args, model.name, gate.name, info, (t_today, t_torch, t_engine, t_bare), (p_today, s_today), (p_engine, s_engine),
+               (p_torch, s_torch), d)
         p50, p95, summary = watch_latency(model, paths[: args.watch_frames], scratch, args.interval)
     print(f"watch mode, one frame every {args.interval:g} s ({args.watch_frames} frames): latency landing -> row p50 {p50:.2f} s, p95 {p95:.2f} s")
     print(f"  ({summary})")
 
 
-def report(args, model_name, gate_name, info, seconds, today_out, engine_out, d) -> None:  # type: ignore[no-untyped-def]
+def report(args, model_name, gate_name, info, seconds, today_out, engine_out, torch_out, d) -> None:  # type: ignore[no-untyped-def]
     n = args.frames
     rate = {name: n / t for name, t in zip(("today", "torch", "engine", "bare"), seconds, strict=True)}
-    print(f"{n} frames at {info.gate_size[0]}x{info.gate_size[1]}, {args.threads} threads, {model_name} + {gate_name}")
+    print(f"{n} frames of {args.frame_size[0]}x{args.frame_size[1]}, gate at {info.gate_size[0]}x{info.gate_size[1]}, "
+          f"{args.threads} threads, {model_name} + {gate_name}")
+    if args.today_gate:
+        print(f"today's path runs {args.today_gate} (another gate: its scores and decisions are not the engine's to match)")
     print(f"{'path':<44}{'frames/s':>10}")
     print(f"{'today: PyTorch, each frame decoded twice':<44}{rate['today']:>10.2f}")
     print(f"{'PyTorch fallback, decoded once':<44}{rate['torch']:>10.2f}")
@@ -218,9 +233,13 @@ def report(args, model_name, gate_name, info, seconds, today_out, engine_out, d)
     print(f"{'bare engine forward (ceiling)':<44}{rate['bare']:>10.2f}")
     print(f"engine / today: {rate['engine'] / rate['today']:.2f}x   engine / bare ceiling: {rate['engine'] / rate['bare']:.2f}"
           f"   PyTorch fallback / today: {rate['torch'] / rate['today']:.2f}x")
-    (p_today, s_today), (p_engine, s_engine) = today_out, engine_out
-    print(f"max |p engine - p today|: {np.abs(p_engine - p_today).max():.2e}   "
-          f"max |score engine - score today| / threshold: {np.abs(s_engine - s_today).max() / info.threshold:.2e}")
+    (p_today, s_today), (p_engine, s_engine), (p_torch, s_torch) = today_out, engine_out, torch_out
+    print(f"max |p engine - p torch|: {np.abs(p_engine - p_torch).max():.2e}   "
+          f"max |score engine - score torch| / threshold: {np.abs(s_engine - s_torch).max() / info.threshold:.2e}   "
+          f"decisions differing: {int((d['engine'] != d['torch']).sum())} of {n}")
+    if not args.today_gate:
+        print(f"max |p engine - p today|: {np.abs(p_engine - p_today).max():.2e}   "
+              f"max |score engine - score today| / threshold: {np.abs(s_engine - s_today).max() / info.threshold:.2e}")
     print(f"decisions differing from today's: engine {int((d['engine'] != d['today']).sum())}, "
           f"torch fallback {int((d['torch'] != d['today']).sum())} of {n}", flush=True)
 

@@ -57,7 +57,7 @@ def load_evidence(paths: Sequence[Path], gate_path: Path, params: Mapping, cache
     todo = [path for path in paths if str(path) not in known]
     if todo:
         gate, _ = load_gate(gate_path)
-        extractor = extractor_for(gate, PARTS, level, str(params["encoder"]), str(params["weights"]))
+        extractor = extractor_for(gate, PARTS, level, str(params["encoder"]), str(params["weights"]), tuple(params["naming"]["image_size"]))
         for path, evidence in zip(todo, extractor.from_files(todo), strict=True):
             known[str(path)] = evidence.parts
         np.savez(store, **{f"{path}|{part}": vector for path, parts in known.items() for part, vector in parts.items()})

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,24 +36,10 @@ from textile_defects.gate.checkpoint import load_gate
 from textile_defects.gate.report import read_gate_scores
 from textile_defects.gate.threshold import threshold_for_specificity
 from textile_defects.holdout import FOLD
-from textile_defects.holdout.paired import mcnemar_exact, paired_naming
+from textile_defects.holdout.paired import label_figures, mcnemar_exact, paired_naming
 from textile_defects.holdout.report import holdout_plan
-from textile_defects.stats.metrics import f1_macro_weighted
 from textile_defects.utils.atomic import atomic_write_json
 from textile_defects.utils.stage import load_params, section
-
-
-def label_figures(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str], good_class: str) -> dict[str, Any]:
-    """F1 macro, photos named right per class, defects found (called anything but good) and named right."""
-    good = list(classes).index(good_class)
-    defect = y_true != good
-    f1, _ = f1_macro_weighted(y_true, y_pred, len(classes))
-    return {
-        "f1_macro": f1,
-        "named_right": {name: [int(((y_true == k) & (y_pred == k)).sum()), int((y_true == k).sum())] for k, name in enumerate(classes)},
-        "defects_found": [int((defect & (y_pred != good)).sum()), int(defect.sum())],
-        "defects_found_and_named_right": [int((defect & (y_pred == y_true)).sum()), int(defect.sum())],
-    }
 
 
 def compare_operating_points(

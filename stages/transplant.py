@@ -37,11 +37,12 @@ def main() -> None:
     good = str(params["good_class"])
     defects = [name for name in params["classes"] if name != good]
     settings, nearest, thumb = transplant_settings(section(params, "transplant"), defects)
-    level = NamingConfig.from_section(section(params, "naming"), VARIANTS).level
+    naming = NamingConfig.from_section(section(params, "naming"), VARIANTS)
     torch.set_num_threads(available_cores())
     gate, _ = load_gate(args.gate)
     with atomic_output_dir(args.out) as staging:
-        composites = write_composites(args.train, gate, settings, good_class=good, level=level, nearest=nearest, out=staging)
+        composites = write_composites(args.train, gate, settings, good_class=good, level=naming.level, nearest=nearest,
+                                      out=staging, image_size=naming.image_size)
     ok, encoded = cv2.imencode(args.grid.suffix or ".jpg", np.ascontiguousarray(composite_grid(composites, 4, thumb)[..., ::-1]))
     if not ok:
         raise OSError(f"could not encode {args.grid} (use .jpg or .png)")

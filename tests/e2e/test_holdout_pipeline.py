@@ -136,3 +136,21 @@ def test_the_operating_point_script_redecides_the_stored_scores_at_another_targe
         writer.writerows({**row, "threshold": str(float(row["threshold"]) * 1.1)} for row in rows)
     failed = run([sys.executable, "scripts/operating_point.py", "--holdout", str(stale), "--reference-target", "0.5"], repo, check=False)
     assert failed.returncode == 1 and "gate_fold0.csv" in failed.stderr and "another gate" in failed.stderr
+
+
+def test_the_paired_script_scores_the_holdout_with_another_revisions_models(holdout_repo: tuple[Path, str], tmp_path: Path) -> None:
+    repo, _ = holdout_repo
+    figures = json.loads((repo / "metrics/holdout.json").read_text())
+    out, work = tmp_path / "paired.json", tmp_path / "reference"
+    # HEAD's models are the ones that scored the hold-out: restored from DVC, they score the photos again the same way.
+    run([sys.executable, "scripts/paired_holdout.py", "--reference-rev", "HEAD", "--work", str(work), "--out", str(out)], repo)
+    paired = json.loads(out.read_text())
+    assert paired["first"] == paired["second"]
+    assert paired["first"]["f1_macro"] == pytest.approx(figures["as_predict_decides"]["gate_or_mixed"]["f1_macro"]["mean"])
+    assert paired["first_vs_second"]["f1_macro_difference"]["value"] == 0.0
+    assert paired["defects_found"] == {"first_only": 0, "second_only": 0, "p_value": 1.0}
+    for name in ("gate_fold0.csv", "mixed_fold0.csv"):
+        assert (work / "scores" / name).read_bytes() == (repo / "data/holdout/scores" / name).read_bytes(), name
+    # A revision that never ran the pipeline has no models to restore: refused, naming the file.
+    failed = run([sys.executable, "scripts/paired_holdout.py", "--reference-rev", "HEAD~2"], repo, check=False)
+    assert failed.returncode == 1 and "models/gate.pt at revision HEAD~2" in failed.stderr

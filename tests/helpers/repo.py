@@ -42,9 +42,12 @@ TINY_PARAMS: dict[str, Any] = {
     "augment": {"workers": 2},
     # Every image is misclassified by a random-init encoder: four small tiles still show the grid's paths.
     "evaluate": {"misclassified_max": 4, "thumb_width": 80},
-    # The gate reads the tiny frames whole, with the default layers (auto: the encoder's own);
+    # The gate reads the tiny frames at 0.8 of their side, as the default reads 2/3 of the camera's,
+    # with the default layers (auto: the encoder's own); the type classifier reads them whole
+    # (naming.image_size), so its evidence is laid over a map of another size, as in the full run.
     # 4 good training originals allow 2 leave-out folds for its threshold.
-    "gate": {"image_size": [160, 90], "threshold_folds": 2},
+    "gate": {"image_size": [128, 72], "threshold_folds": 2},
+    "naming": {"image_size": [160, 90]},
     "transplant": {"composites_per_class": {"hole": 2, "lycra_cut": 2, "needle": 2, "twoply": 2}},
     "holdout": {
         "sample": {

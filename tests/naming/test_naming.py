@@ -30,6 +30,26 @@ def test_evidence_looks_where_the_gate_points(tmp_path: Path) -> None:
     assert spotted.parts["frame"].shape == (spec.feature_dim,) and good.parts["shape"].shape == (10,)
 
 
+def test_evidence_at_another_size_than_the_gate_reads_lays_the_gate_map_over_that_frame(tmp_path: Path) -> None:
+    gate_path, photos = tiny_gate_and_photos(tmp_path)  # the gate reads 160x96
+    gate, _ = load_gate(gate_path)
+    extractor = EvidenceExtractor(gate, None, None, ["shape", "profile"], level=0.5, image_size=(320, 192))
+    assert extractor.image_size == (320, 192)
+    (spotted,) = extractor.from_files([photos / "spotted.png"])
+    # The spot covers x 70-95, y 40-60 of the 160x96 photo: x 140-190, y 80-120 of the frame the evidence reads.
+    x, y = spotted.region.centre
+    assert 120 <= x <= 210 and 60 <= y <= 140
+    assert spotted.region.stride == pytest.approx((2 * gate.image_size[0] / 10, 2 * gate.image_size[1] / 6), rel=0.5)
+    # The same evidence from the map the gate stage wrote, the photo read only at the evidence's size.
+    frame, gate_frame = extractor.read(photos / "spotted.png")
+    assert frame.shape == (192, 320, 3) and gate_frame is not None and gate_frame.shape == (96, 160, 3)
+    again = extractor.from_frame(frame, gate.patch_scores(gate_frame))
+    assert np.array_equal(again.vector(["shape", "profile"]), spotted.vector(["shape", "profile"]))
+    # Without a map, a frame of another size than the gate's cannot be scored by the gate.
+    with pytest.raises(ValueError, match="gate's size"):
+        extractor.from_frame(frame)
+
+
 def test_parts_are_checked() -> None:
     assert check_parts(["window224", "shape"]) == ("window224", "shape")
     for bad in ([], ["window8"], ["shape", "shape"], ["tiles"]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -64,6 +65,29 @@ def test_the_type_classifier_names_the_defect_and_the_box_is_where_the_gate_poin
         DefectNamer(tmp_path / "type.npz", info(gate.image_size), gate_sha256="0" * 64)
     with pytest.raises(ConfigError, match="needs the gate"):
         DefectNamer(tmp_path / "type.npz", info(None), gate_sha256=None)
+
+
+def test_a_type_model_read_at_native_pixels_names_from_that_frame_beside_a_lighter_gate(tmp_path: Path) -> None:
+    gate_path, photos = tiny_gate_and_photos(tmp_path)  # the gate reads 160x96; the type model twice that
+    gate, _ = load_gate(gate_path)
+    native = (320, 192)
+    frame, patch_map = prepare_image(photos / "spotted.png", native), gate.patch_scores(prepare_image(photos / "spotted.png", gate.image_size))
+    _, cues = region_and_cues(frame, patch_map, ("shape", "profile"), border_patches=gate.border_patches, level=0.5)
+    rng = np.random.default_rng(0)
+    features = np.vstack([cues + rng.normal(0, 0.01, cues.shape) for _ in range(3)] + [rng.normal(5, 1, (9, cues.size))])
+    labels = ["twoply"] * 3 + ["hole", "lycra_cut", "needle"] * 3
+    model = fit_type_model(features, labels, CLASSES[1:], ("shape", "profile"), c=1.0, seed=0)
+    save_type_model(dataclasses.replace(model, image_size=native), gate_path, tmp_path / "type.npz")
+
+    judge = with_naming(judge_with(gate.image_size), "type", tmp_path / "type.npz", sha256_file(gate_path))
+    # predict prepares each frame once per size: the classifier's, the gate's and the type model's.
+    assert judge.info.naming_size == native and judge.info.sizes == [(32, 32), gate.image_size, native]
+    namer = judge.namer  # type: ignore[attr-defined]
+    named = namer.name(FramePrediction(photos / "spotted.png", np.array([0.2, 0.5, 0.2, 0.06, 0.04]), anomaly_score=2.0,
+                                       patch_map=patch_map), frame)  # fmt: skip
+    assert CLASSES[int(named.prediction.probabilities.argmax())] == "twoply"
+    x0, y0, x1, y1 = named.box  # in the native frame: the spot is at x 140-190, y 80-120
+    assert x0 <= 190 and x1 >= 140 and y0 <= 120 and y1 >= 80 and x1 > 160
 
 
 def test_predicts_default_type_weight_is_the_one_the_holdout_scores() -> None:

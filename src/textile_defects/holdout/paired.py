@@ -96,3 +96,54 @@ def paired_naming(
         },  # fmt: skip
         "per_class": per_class,
     }
+
+
+def label_figures(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str], good_class: str) -> dict[str, Any]:
+    """F1 macro, photos named right per class, defects found (called anything but good) and named right."""
+    good = list(classes).index(good_class)
+    defect = y_true != good
+    f1, _ = f1_macro_weighted(y_true, y_pred, len(classes))
+    return {
+        "f1_macro": f1,
+        "named_right": {name: [int(((y_true == k) & (y_pred == k)).sum()), int((y_true == k).sum())] for k, name in enumerate(classes)},
+        "defects_found": [int((defect & (y_pred != good)).sum()), int(defect.sum())],
+        "defects_found_and_named_right": [int((defect & (y_pred == y_true)).sum()), int(defect.sum())],
+    }
+
+
+def paired_labels(
+    y_true: np.ndarray,
+    first_pred: np.ndarray,
+    second_pred: np.ndarray,
+    original_ids: Sequence[str],
+    classes: Sequence[str],
+    good_class: str,
+    *,
+    resamples: int,
+    seed: int,
+    confidence: float,
+) -> dict[str, Any]:
+    """Two final labels of the same photos (e.g. predict's, from two gates): each one's figures and the paired comparison.
+
+    ``first``/``second``: :func:`label_figures` of each; ``first_vs_second``:
+    :func:`paired_naming`; ``defects_found``: the defect photos only one calls
+    defective (anything but good), with the exact McNemar p-value; ``good_kept``
+    the same for good photos called good.
+    """
+    y_true, first_pred, second_pred = (np.asarray(a) for a in (y_true, first_pred, second_pred))
+    good = list(classes).index(good_class)
+
+    def only(rows: np.ndarray, first: np.ndarray, second: np.ndarray) -> dict[str, Any]:
+        first_only, second_only = int((rows & first & ~second).sum()), int((rows & second & ~first).sum())
+        return {"first_only": first_only, "second_only": second_only, "p_value": mcnemar_exact(first_only, second_only)}
+
+    defect = y_true != good
+    return {
+        "first": label_figures(y_true, first_pred, classes, good_class),
+        "second": label_figures(y_true, second_pred, classes, good_class),
+        "first_vs_second": paired_naming(
+            y_true, first_pred, second_pred, original_ids, classes, resamples=resamples, seed=seed, confidence=confidence
+        ),
+        "defects_found": only(defect, first_pred != good, second_pred != good),
+        "good_kept": only(~defect, first_pred == good, second_pred == good),
+    }

@@ -1,7 +1,7 @@
 """The type classifier's file: plain arrays in an .npz, loadable with numpy alone (no torch, no pickle).
 
 Besides the fitted arrays it records the evidence it reads (parts, region
-level) and the SHA-256 of the gate checkpoint whose maps it was fitted on: its
+level, the frame size it reads them at) and the SHA-256 of the gate checkpoint whose maps it was fitted on: its
 shape and profile cues are in that gate's terms, so a type model is refused
 beside another gate rather than used silently.
 """
@@ -27,6 +27,7 @@ def save_type_model(model: TypeModel, gate_path: Path, path: Path) -> Path:
     header = {
         "format": FORMAT, "classes": list(model.classes), "parts": list(model.parts), "level": model.level,
         "border_patches": model.border_patches,
+        "image_size": None if model.image_size is None else list(model.image_size),
         "gate_sha256": sha256_file(gate_path),
     }  # fmt: skip
     buffer = io.BytesIO()
@@ -55,5 +56,7 @@ def load_type_model(path: Path, gate_path: Path | None = None, *, gate_sha256: s
         )
     return TypeModel(
         classes=tuple(header["classes"]), parts=tuple(header["parts"]), level=float(header["level"]),
-        border_patches=int(header["border_patches"]), **arrays,
+        border_patches=int(header["border_patches"]),
+        image_size=None if header.get("image_size") is None else (int(header["image_size"][0]), int(header["image_size"][1])),
+        **arrays,
     )  # fmt: skip

@@ -31,7 +31,7 @@ def fit_on_images(
     evidence = extractor.from_files([path for path, _ in images], desc="type evidence (training)")
     features = np.stack([item.vector(extractor.parts) for item in evidence])
     model = fit_type_model(features, [label for _, label in images], defect_classes, extractor.parts, c=c, seed=seed, level=extractor.level)
-    return dataclasses.replace(model, border_patches=extractor.gate.border_patches)
+    return dataclasses.replace(model, border_patches=extractor.gate.border_patches, image_size=extractor.image_size)
 
 
 def name_images(
@@ -40,7 +40,11 @@ def name_images(
     """(N, D) type probabilities of ``paths``; ``maps[i]``, where given, is image i's patch map already computed by the gate."""
     rows = []
     for i, path in enumerate(progress(list(paths), desc="type evidence (scored)", unit="img")):
-        frame = prepare_image(path, extractor.gate.image_size)
-        evidence = extractor.from_frame(frame, None if maps is None else maps.get(i))
+        patch_map = None if maps is None else maps.get(i)
+        if patch_map is None:
+            frame, gate_frame = extractor.read(path)
+        else:  # the map is given: the photo is read at the evidence's size only
+            frame, gate_frame = prepare_image(path, extractor.image_size), None
+        evidence = extractor.from_frame(frame, patch_map, gate_frame)
         rows.append(evidence.vector(model.parts))
     return model.probabilities(np.stack(rows)) if rows else np.zeros((0, len(model.classes)))

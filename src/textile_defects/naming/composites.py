@@ -42,9 +42,13 @@ class CompositeSet:
 
 def write_composites(
     manifest: Path, gate: Gate, settings: TransplantSettings, *, good_class: str, level: float, nearest: int,
-    out: Path, tiles_per_class: int = 6,
+    out: Path, image_size: tuple[int, int] | None = None, tiles_per_class: int = 6,
 ) -> CompositeSet:  # fmt: skip
     """Write composites of ``manifest``'s originals into ``out`` (images/<class>/..., manifest.csv).
+
+    Composites are made at ``image_size`` (``naming.image_size``, the frame the
+    type classifier reads; default the gate's); each source's region is the
+    gate's map of it (read at the gate's own size) laid over that frame.
 
     Each row's ``original_id`` is the source defect (the composite descends from
     it); ``operations`` records the background and the paste (shift, box,
@@ -57,12 +61,18 @@ def write_composites(
             defects.setdefault(row["label"], []).append(original)
     defects = {label: sorted(originals) for label, originals in sorted(defects.items())}
     backgrounds = sorted(o for o, r in rows.items() if r["label"] == good_class)
-    size = gate.image_size
-    # Every photo is read once: sources for their regions, backgrounds for each paste, both for their stitch size.
+    size = tuple(image_size or gate.image_size)
+
+    def gate_map(original: str, frame: np.ndarray) -> np.ndarray:
+        own = frame if size == tuple(gate.image_size) else prepare_image(resolve(manifest, rows[original]), gate.image_size)
+        return gate.patch_scores(own)
+
+    # Every photo is read once at the composites' size: sources for their regions, backgrounds for each paste,
+    # both for their stitch size (a source again at the gate's size when that differs).
     sources = {o: prepare_image(resolve(manifest, rows[o]), size) for o in sorted({s for v in defects.values() for s in v})}
     grounds = {o: prepare_image(resolve(manifest, rows[o]), size) for o in backgrounds}
     regions = {
-        o: gate_region(gate.patch_scores(frame), size, gate.border_patches, level)
+        o: gate_region(gate_map(o, frame), size, gate.border_patches, level)
         for o, frame in progress(list(sources.items()), desc="defect regions", unit="img")
     }
     periods = {o: knit_period(pixels) for o, pixels in {**sources, **grounds}.items()}

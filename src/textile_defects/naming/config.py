@@ -19,6 +19,8 @@ class NamingConfig:
     """How the type classifier is fitted (params section ``naming``, docs/naming.md)."""
 
     evidence: tuple[str, ...]
+    image_size: tuple[int, int]
+    """(W, H) of the frame the evidence is read at: the camera's native pixels, whatever size the gate reads."""
     level: float
     c: float
     seed: int
@@ -40,6 +42,7 @@ class NamingConfig:
         reader = SectionReader(values, "naming")
         config = cls(
             evidence=check_parts(reader.string_list("evidence")),
+            image_size=reader.int_pair("image_size", minimum=32),
             level=reader.number("level", above=0.0, below=1.0),
             c=reader.number("c", above=0.0),
             seed=reader.integer("seed", minimum=0),

@@ -1,5 +1,11 @@
 """What the type classifier sees of a frame: the gate's region and native-pixel windows around its peak.
 
+The evidence is read from the frame at ``naming.image_size`` (the camera's
+native pixels), whatever size the gate reads: the gate's patch map is laid over
+that frame (a map cell covers frame width / map width pixels), so a lighter
+gate still points at the defect while its shape and profile are measured at
+full resolution.
+
 The whole-frame classifiers read the 1270x720 frame squeezed to 224x224, where
 a lycra cut or a needle line is a pixel or two. Here the gate (built from good
 photos only, so fair on any defect photo, training ones included) says where
@@ -83,13 +89,21 @@ class EvidenceExtractor:
     ``encoder`` is a registry encoder (pooled features, any input size) with
     its ``spec``, needed only by the ``window<side>`` and ``frame`` parts (None
     for ``shape`` and ``profile``, which read the gate's map and the pixels);
-    ``level`` is the region's rise (:func:`gate_region`).
+    ``level`` is the region's rise (:func:`gate_region`); ``image_size`` (W, H)
+    the frame the evidence is read at (default: the gate's).
     """
 
     def __init__(
-        self, gate: Gate, encoder: torch.nn.Module | None, spec: EncoderSpec | None, parts: Sequence[str], level: float
+        self,
+        gate: Gate,
+        encoder: torch.nn.Module | None,
+        spec: EncoderSpec | None,
+        parts: Sequence[str],
+        level: float,
+        image_size: tuple[int, int] | None = None,
     ) -> None:
         self.gate = gate
+        self.image_size: tuple[int, int] = tuple(image_size or gate.image_size)  # type: ignore[assignment]
         self.parts = check_parts(parts)
         needs_encoder = [part for part in self.parts if part not in CUE_PARTS]
         if needs_encoder and (encoder is None or spec is None):
@@ -107,12 +121,21 @@ class EvidenceExtractor:
             batch = F.interpolate(batch, size=(side, side), mode="area")
         return self.encoder(batch).flatten(1)[0].float().numpy()
 
-    def from_frame(self, frame: np.ndarray, patch_map: np.ndarray | None = None) -> Evidence:
-        """Evidence of one (H, W, 3) uint8 frame at the gate's size; ``patch_map`` when already computed."""
-        size = self.gate.image_size
+    def from_frame(self, frame: np.ndarray, patch_map: np.ndarray | None = None, gate_frame: np.ndarray | None = None) -> Evidence:
+        """Evidence of one (H, W, 3) uint8 frame at :attr:`image_size`.
+
+        ``patch_map``: the gate's map of it, when already computed; else the gate
+        scores ``gate_frame`` (the same photo at the gate's size), or ``frame``
+        itself when both sizes agree.
+        """
+        size = self.image_size
         if frame.shape[:2] != (size[1], size[0]):
-            raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}; the gate reads {size[0]}x{size[1]}")
-        scores = self.gate.patch_scores(frame) if patch_map is None else patch_map
+            raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}; the evidence is read at {size[0]}x{size[1]}")
+        if patch_map is None:
+            if gate_frame is None and size != tuple(self.gate.image_size):
+                raise ValueError(f"no patch map and no frame at the gate's size {self.gate.image_size} to compute it from")
+            patch_map = self.gate.patch_scores(frame if gate_frame is None else gate_frame)
+        scores = patch_map
         region = gate_region(scores, size, self.gate.border_patches, self.level)
         parts: dict[str, np.ndarray] = {}
         windows: dict[str, tuple[int, int, int, int]] = {}
@@ -132,15 +155,22 @@ class EvidenceExtractor:
                 parts[part] = self._pooled(crop(frame, box))
         return Evidence(parts=parts, region=region, windows=windows)
 
+    def read(self, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+        """``path`` through the project's one preprocessing: at :attr:`image_size`, and at the gate's size where that differs."""
+        gate_size = tuple(self.gate.image_size)
+        return prepare_image(path, self.image_size), None if gate_size == self.image_size else prepare_image(path, gate_size)
+
     def from_files(self, paths: Iterable[Path], *, desc: str = "naming evidence") -> list[Evidence]:
-        """Evidence of image files, read through the project's one preprocessing at the gate's frame size."""
-        return [self.from_frame(prepare_image(path, self.gate.image_size)) for path in progress(list(paths), desc=desc, unit="img")]
+        """Evidence of image files, their gate maps computed here."""
+        return [self.from_frame(frame, gate_frame=gate_frame) for frame, gate_frame in map(self.read, progress(list(paths), desc=desc, unit="img"))]
 
 
-def extractor_for(gate: Gate, parts: Sequence[str], level: float, encoder: str, weights: str) -> EvidenceExtractor:
-    """An extractor for ``parts``, building the frozen ``encoder`` only when a part reads it."""
+def extractor_for(
+    gate: Gate, parts: Sequence[str], level: float, encoder: str, weights: str, image_size: tuple[int, int] | None = None
+) -> EvidenceExtractor:
+    """An extractor for ``parts`` at ``image_size`` (default the gate's), building the frozen ``encoder`` only when a part reads it."""
     parts = check_parts(parts)
     if all(part in CUE_PARTS for part in parts):
-        return EvidenceExtractor(gate, None, None, parts, level)
+        return EvidenceExtractor(gate, None, None, parts, level, image_size)
     module, spec = build_encoder(encoder, weights)
-    return EvidenceExtractor(gate, module, spec, parts, level)
+    return EvidenceExtractor(gate, module, spec, parts, level, image_size)

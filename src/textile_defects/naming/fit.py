@@ -37,7 +37,7 @@ def fit_type_classifier(
     out: Path,
 ) -> tuple[TypeModel, int]:
     """Fit on the defect images of ``manifests`` (their maps by ``gate``), write ``out``; returns the model and the image count."""
-    extractor = extractor_for(gate, config.evidence, config.level, encoder, weights)
+    extractor = extractor_for(gate, config.evidence, config.level, encoder, weights, config.image_size)
     images = defect_images(manifests, good_class)
     model = fit_on_images(extractor, images, defect_classes, c=config.c, seed=config.seed)
     save_type_model(model, gate_path, out)
@@ -61,6 +61,6 @@ def name_from_maps(
     missing = [row["original_id"] for row in rows if row["original_id"] not in maps]
     if missing:
         raise DataError(f"{maps_path}: no patch map of {missing[:5]}; re-run the gate stage that writes it.")
-    extractor = extractor_for(gate, model.parts, model.level, encoder, weights)
+    extractor = extractor_for(gate, model.parts, model.level, encoder, weights, model.image_size)
     paths = [resolve(scored_manifest, row) for row in rows]
     return rows, name_images(extractor, model, paths, {i: maps[row["original_id"]] for i, row in enumerate(rows)})

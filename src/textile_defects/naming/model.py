@@ -33,6 +33,8 @@ class TypeModel:
     """The gate region's level (:func:`textile_defects.gate.regions.gate_region`) its evidence was taken at."""
     border_patches: int = 1
     """The gate's edge rings left out of the peak search, as when it was fitted."""
+    image_size: tuple[int, int] | None = None
+    """(W, H) of the frame its evidence was read at (``naming.image_size``); None: the gate's (files before 2026-12-03)."""
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """(N, C) class probabilities of (N, D) feature rows."""

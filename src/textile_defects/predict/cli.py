@@ -100,7 +100,8 @@ def heatmap_writer(folder: Path, source: Path, info: ModelsInfo):  # type: ignor
         name = display_path(frame.path, source).replace("/", "__")
         named = prediction.probabilities is not None and prediction.region_box is not None
         caption = info.classes[int(prediction.probabilities.argmax())] if named else None  # type: ignore[union-attr]
-        write_overlay(folder / f"{Path(name).stem}.png", frame.pixels[info.gate_size], prediction.patch_map, info.threshold,
+        # The type classifier's frame when it names (its box is in those pixels), else the gate's.
+        write_overlay(folder / f"{Path(name).stem}.png", frame.pixels[info.naming_size or info.gate_size], prediction.patch_map, info.threshold,
                       box=prediction.region_box if named else None, caption=caption)  # fmt: skip
 
     return write

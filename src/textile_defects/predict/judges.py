@@ -59,11 +59,17 @@ class ModelsInfo:
     """Ingest's smallest accepted frame as recorded at export (None: the torch path knows none)."""
     names_by_type: bool = False
     """The type classifier names the defect (:mod:`textile_defects.predict.naming`), not the classifier."""
+    naming_size: tuple[int, int] | None = None
+    """The frame the type classifier reads its evidence at (the camera's native pixels), when it names."""
 
     @property
     def sizes(self) -> list[tuple[int, int]]:
-        """The frame sizes to prepare: the classifier's, then the gate's."""
-        return [self.classifier_size] + ([self.gate_size] if self.gate_size is not None else [])
+        """The frame sizes to prepare, each once: the classifier's, the gate's, the type classifier's."""
+        sizes = [self.classifier_size]
+        for size in (self.gate_size, self.naming_size):
+            if size is not None and size not in sizes:
+                sizes.append(size)
+        return sizes
 
 
 class Judge:

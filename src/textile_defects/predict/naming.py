@@ -1,8 +1,9 @@
 """Naming the defect in predict: the type classifier on the gate's region of each frame (docs/naming.md).
 
 For each judged frame with a gate, the gate's patch map (already computed)
-gives the region; its shape and profile cues are read from the frame at the
-gate's size (numpy and scipy only: no torch, no encoder); the type
+gives the region, laid over the frame at the type classifier's own size (the
+camera's native pixels, ``naming.image_size``; the gate may read fewer), where
+its shape and profile cues are read (numpy and scipy only: no torch, no encoder); the type
 classifier's ranking reorders the classifier's defect probabilities
 (:func:`textile_defects.naming.scores.reorder_defects`), so defective-or-good
 stays the classifier's and the gate's, and the defect named is the type
@@ -68,11 +69,13 @@ class DefectNamer:
         self.info = info
         self.path = path
         self.type_weight = type_weight
+        self.image_size: tuple[int, int] = self.model.image_size or info.gate_size
+        """The frame size the type classifier reads (files written before naming.image_size: the gate's)."""
         mixed = "" if type_weight == 1.0 else f", mixed with the classifier's at type weight {type_weight:g}"
         log.info("naming the defect with the type classifier %s (evidence %s%s)", path, list(self.model.parts), mixed)
 
     def name(self, prediction: FramePrediction, frame: np.ndarray) -> Named:
-        """``prediction`` with its defect probabilities reordered by type; ``frame`` at the gate's size."""
+        """``prediction`` with its defect probabilities reordered by type; ``frame`` at :attr:`image_size`."""
         from textile_defects.naming.cues import region_and_cues
         from textile_defects.naming.mix import mixed_naming
 
@@ -87,22 +90,21 @@ class DefectNamer:
 
 
 class NamingJudge(Judge):
-    """``inner``'s predictions, each defect named by ``namer`` from the frame at the gate's size."""
+    """``inner``'s predictions, each defect named by ``namer`` from the frame at its own size."""
 
     def __init__(self, inner: Judge, namer: DefectNamer) -> None:
         self.inner = inner
         self.namer = namer
-        self.info = dataclasses.replace(inner.info, names_by_type=True)
+        self.info = dataclasses.replace(inner.info, names_by_type=True, naming_size=namer.image_size)
 
     def judge(self, frames: Sequence[Frame]) -> list[FramePrediction]:
-        gate_size = self.info.gate_size
-        assert gate_size is not None  # DefectNamer refuses a judge without a gate
+        size = self.namer.image_size
         named = []
         for frame, prediction in zip(frames, self.inner.judge(frames), strict=True):
             if not self._maybe_defective(prediction):
                 named.append(prediction)  # good by every rule: nothing to name (most frames on a line)
                 continue
-            result = self.namer.name(prediction, frame.pixels[gate_size])
+            result = self.namer.name(prediction, frame.pixels[size])
             named.append(dataclasses.replace(result.prediction, region_box=result.box))
         return named
 
