@@ -14,7 +14,8 @@ one ``data/holdout/scores`` holds: each one's F1 macro, photos named right per
 class, defects found and named right; the paired F1 macro difference (current
 - reference) with its bootstrap interval over photos; per class, and for the
 defects found and the good photos kept, the photos only one gets right, with
-the exact McNemar p-value. The pre-registration of draw 20261206
+the exact McNemar p-value; and the two gates alone, each thresholded where
+it keeps the same share of the good photos (paired, McNemar). The pre-registration of draw 20261206
 (docs/naming.md) names this comparison.
 """
 
@@ -39,9 +40,9 @@ from textile_defects.decision.as_decided import decided_name, decided_runs
 from textile_defects.decision.detectors import GateScores
 from textile_defects.decision.rules import RULES
 from textile_defects.errors import DataError
-from textile_defects.gate.report import read_gate_scores
+from textile_defects.gate.report import SPECIFICITIES, read_gate_scores
 from textile_defects.holdout import FOLD
-from textile_defects.holdout.paired import paired_labels
+from textile_defects.holdout.paired import paired_at_specificity, paired_labels
 from textile_defects.holdout.report import holdout_plan
 from textile_defects.utils.atomic import atomic_write_json
 from textile_defects.utils.logs import setup_logging
@@ -118,26 +119,30 @@ def score_reference(repo: Path, rev: str, manifest: Path, work: Path, current_sc
     return scores
 
 
-def predict_label(scores: Path, manifest: Path, classes: list[str], good_class: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(original ids, true class indices, predict's label indices) from a hold-out scores folder."""
+def predict_label(scores: Path, manifest: Path, classes: list[str], good_class: str) -> tuple[GateScores, list[str], np.ndarray, np.ndarray]:
+    """(the gate's scores, original ids, true class indices, predict's label indices) from a hold-out scores folder."""
     plan = holdout_plan(manifest, classes)
     gate = GateScores.from_rows(read_gate_scores([scores / f"gate_fold{FOLD}.csv"], plan), good_class)
     pooled = load_scores(scores, plan, classes, models=[MODEL])
     (run,) = decided_runs(gate, pooled, RULES[0], classes, good_class)[decided_name(RULES[0], MODEL)]
-    return list(run.original_ids), np.asarray(run.y_true), np.asarray(run.y_pred)
+    return gate, list(run.original_ids), np.asarray(run.y_true), np.asarray(run.y_pred)
 
 
 def compare(repo: Path, rev: str, holdout: Path, manifest: Path, params: dict[str, Any], work: Path) -> dict[str, Any]:
     classes, good_class = list(params["classes"]), str(params["good_class"])
     report = CrossvalConfig.from_section(section(params, "crossval")).report
     reference = score_reference(repo, rev, manifest, work, holdout / "scores")
-    ids, y_true, current = predict_label(holdout / "scores", manifest, classes, good_class)
-    reference_ids, reference_true, before = predict_label(reference, manifest, classes, good_class)
-    if reference_ids != ids or not np.array_equal(reference_true, y_true):
+    gate, ids, y_true, current = predict_label(holdout / "scores", manifest, classes, good_class)
+    reference_gate, reference_ids, reference_true, before = predict_label(reference, manifest, classes, good_class)
+    if reference_ids != ids or not np.array_equal(reference_true, y_true) or reference_gate.order != gate.order:
         raise DataError(f"{reference}: the reference scores hold other photos than {holdout / 'scores'}; both must score {manifest}.")
     result = paired_labels(y_true, current, before, ids, classes, good_class,
                            resamples=report.bootstrap_resamples, seed=report.bootstrap_seed, confidence=report.confidence)  # fmt: skip
-    return {"label": decided_name(RULES[0], MODEL), "current": "data/holdout/scores", "reference_rev": rev, **result}
+    # The two gates alone, each at the threshold where it first keeps that share of the good photos (the ROC, paired).
+    gates = {f"at_specificity_{spec:.2f}": paired_at_specificity(gate.defective, gate.scores, reference_gate.scores, spec)
+             for spec in SPECIFICITIES}  # fmt: skip
+    return {"label": decided_name(RULES[0], MODEL), "current": "data/holdout/scores", "reference_rev": rev, **result,
+            "gate_alone": gates}  # fmt: skip
 
 
 def as_text(result: dict[str, Any]) -> str:
@@ -156,6 +161,9 @@ def as_text(result: dict[str, Any]) -> str:
     for key in ("defects_found", "good_kept"):
         counts = result[key]
         lines.append(f"  {key.replace('_', ' ')}: only first {counts['first_only']}, only second {counts['second_only']}, p = {counts['p_value']:.3g}")
+    for key, counts in result["gate_alone"].items():
+        lines.append(f"  gate alone {key}: defects found by both {counts['both']}, only first {counts['first_only']}, "
+                     f"only second {counts['second_only']} of {counts['defect_photos']}, p = {counts['p_value']:.3g}")
     return "\n".join(lines)
 
 
