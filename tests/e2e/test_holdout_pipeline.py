@@ -119,7 +119,7 @@ def test_the_operating_point_script_redecides_the_stored_scores_at_another_targe
     # (The checkpoint keeps its held-out scores to 6 decimals, as the score file keeps the threshold.)
     assert same["at_stored"] == same["at_reference"] and same["threshold_ratio"] == pytest.approx(1.0, abs=1e-4)
     assert same["stored_vs_reference"]["f1_macro_difference"]["value"] == 0.0
-    assert same["at_stored"]["f1_macro"] == pytest.approx(figures["as_predict_decides"]["gate_or_mixed"]["f1_macro"]["mean"])
+    assert same["at_stored"]["f1_macro"] == pytest.approx(figures["as_predict_decides"]["gate_or_mixed"]["f1_macro"]["mean"], abs=1e-6)  # metrics keep 6 decimals
     # A lower target lowers the threshold: every defect found at the stored one is still found.
     lower = compare(0.5)
     assert lower["reference_threshold"] <= lower["stored_threshold"]
@@ -146,7 +146,7 @@ def test_the_paired_script_scores_the_holdout_with_another_revisions_models(hold
     run([sys.executable, "scripts/paired_holdout.py", "--reference-rev", "HEAD", "--work", str(work), "--out", str(out)], repo)
     paired = json.loads(out.read_text())
     assert paired["first"] == paired["second"]
-    assert paired["first"]["f1_macro"] == pytest.approx(figures["as_predict_decides"]["gate_or_mixed"]["f1_macro"]["mean"])
+    assert paired["first"]["f1_macro"] == pytest.approx(figures["as_predict_decides"]["gate_or_mixed"]["f1_macro"]["mean"], abs=1e-6)  # metrics keep 6 decimals
     assert paired["first_vs_second"]["f1_macro_difference"]["value"] == 0.0
     assert paired["defects_found"] == {"first_only": 0, "second_only": 0, "p_value": 1.0}
     for name in ("gate_fold0.csv", "mixed_fold0.csv"):
