@@ -28,8 +28,8 @@ and whether every decision agrees. No assertion: ratios within one run.
     .venv/bin/python benchmarks/bench_engine.py --frames 12 --watch-frames 10
     .venv/bin/python benchmarks/bench_engine.py --today-gate gate_1270x720.pt   # against the old full-resolution gate
 
-A full-resolution gate for ``--today-gate``: ``python stages/train_gate.py`` with a params
-file whose gate.image_size is [1270, 720] (docs/engine.md).
+The full-resolution gate for ``--today-gate``, as main had it before 2026-12-03:
+``dvc get . models/gate.pt --rev b62207f -o gate_1270x720.pt`` (docs/engine.md).
 """
 
 from __future__ import annotations
