@@ -37,6 +37,7 @@ from textile_defects.gate.report import read_gate_scores
 from textile_defects.gate.threshold import threshold_for_specificity
 from textile_defects.holdout import FOLD
 from textile_defects.holdout.paired import label_figures, mcnemar_exact, paired_naming
+from textile_defects.holdout.paired_text import figures_lines, naming_lines
 from textile_defects.holdout.report import holdout_plan
 from textile_defects.utils.atomic import atomic_write_json
 from textile_defects.utils.stage import load_params, section
@@ -99,17 +100,8 @@ def as_text(result: dict[str, Any]) -> str:
         f"{result['label']}: stored threshold {result['stored_threshold']:.4f} (target {result['target_specificity']}) "
         f"vs {result['reference_threshold']:.4f} (target {result['reference_target_specificity']}), ratio {result['threshold_ratio']:.4f}"
     ]
-    for key in ("at_stored", "at_reference"):
-        figures = result[key]
-        named = " ".join(f"{c} {k}/{n}" for c, (k, n) in figures["named_right"].items())
-        lines.append(
-            f"  {key:12s} F1 macro {figures['f1_macro']:.3f} | {named} | defects found {figures['defects_found'][0]}/{figures['defects_found'][1]}"
-            f" | found and named right {figures['defects_found_and_named_right'][0]}/{figures['defects_found_and_named_right'][1]}"
-        )
-    difference = result["stored_vs_reference"]["f1_macro_difference"]
-    lines.append(f"  F1 macro difference (stored - reference): {difference['value']:+.4f} [{difference['ci_low']:+.4f}, {difference['ci_high']:+.4f}]")
-    for name, counts in result["stored_vs_reference"]["per_class"].items():
-        lines.append(f"    {name}: only stored {counts['first_only']}, only reference {counts['second_only']}, p = {counts['p_value']:.3g}")
+    lines += figures_lines([(key, result[key]) for key in ("at_stored", "at_reference")], 12)
+    lines += naming_lines(result["stored_vs_reference"], "stored", "reference")
     found = result["defects_found_stored_only_vs_reference_only"]
     lines.append(f"  defects found only at stored {found['stored_only']}, only at reference {found['reference_only']}, p = {found['p_value']:.3g}")
     return "\n".join(lines)

@@ -43,6 +43,7 @@ from textile_defects.errors import DataError
 from textile_defects.gate.report import SPECIFICITIES, read_gate_scores
 from textile_defects.holdout import FOLD
 from textile_defects.holdout.paired import paired_at_specificity, paired_labels
+from textile_defects.holdout.paired_text import figures_lines, naming_lines
 from textile_defects.holdout.report import holdout_plan
 from textile_defects.utils.atomic import atomic_write_json
 from textile_defects.utils.logs import setup_logging
@@ -147,17 +148,8 @@ def compare(repo: Path, rev: str, holdout: Path, manifest: Path, params: dict[st
 
 def as_text(result: dict[str, Any]) -> str:
     lines = [f"{result['label']}: first = current ({result['current']}), second = revision {result['reference_rev']}'s models"]
-    for key in ("first", "second"):
-        figures = result[key]
-        named = " ".join(f"{c} {k}/{n}" for c, (k, n) in figures["named_right"].items())
-        lines.append(
-            f"  {key:7s} F1 macro {figures['f1_macro']:.3f} | {named} | defects found {figures['defects_found'][0]}/{figures['defects_found'][1]}"
-            f" | found and named right {figures['defects_found_and_named_right'][0]}/{figures['defects_found_and_named_right'][1]}"
-        )
-    difference = result["first_vs_second"]["f1_macro_difference"]
-    lines.append(f"  F1 macro difference (first - second): {difference['value']:+.4f} [{difference['ci_low']:+.4f}, {difference['ci_high']:+.4f}]")
-    for name, counts in result["first_vs_second"]["per_class"].items():
-        lines.append(f"    {name}: only first {counts['first_only']}, only second {counts['second_only']}, p = {counts['p_value']:.3g}")
+    lines += figures_lines([(key, result[key]) for key in ("first", "second")], 7)
+    lines += naming_lines(result["first_vs_second"], "first", "second")
     for key in ("defects_found", "good_kept"):
         counts = result[key]
         lines.append(f"  {key.replace('_', ' ')}: only first {counts['first_only']}, only second {counts['second_only']}, p = {counts['p_value']:.3g}")
