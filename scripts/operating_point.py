@@ -36,7 +36,7 @@ from textile_defects.gate.checkpoint import load_gate
 from textile_defects.gate.report import read_gate_scores
 from textile_defects.gate.threshold import threshold_for_specificity
 from textile_defects.holdout import FOLD
-from textile_defects.holdout.paired import label_figures, mcnemar_exact, paired_naming
+from textile_defects.holdout.paired import paired_labels
 from textile_defects.holdout.paired_text import figures_lines, naming_lines
 from textile_defects.holdout.report import holdout_plan
 from textile_defects.utils.atomic import atomic_write_json
@@ -69,12 +69,11 @@ def compare_operating_points(
     # The hold-out is one fold (FOLD): every photo re-decided at the reference threshold.
     at_reference_gate = at_fold_thresholds(gate, np.full(len(gate.order), FOLD), {FOLD: reference})
     (at_reference,) = decided_runs(at_reference_gate, pooled, RULES[0], classes, good_class)[name]
-    y_true = np.asarray(at_stored.y_true)
-    first, second = np.asarray(at_stored.y_pred), np.asarray(at_reference.y_pred)
-    good = classes.index(good_class)
-    defect = y_true != good
-    found_first, found_second = defect & (first != good), defect & (second != good)
-    only_stored, only_reference = int((found_first & ~found_second).sum()), int((found_second & ~found_first).sum())
+    paired = paired_labels(
+        np.asarray(at_stored.y_true), np.asarray(at_stored.y_pred), np.asarray(at_reference.y_pred), at_stored.original_ids,
+        classes, good_class, resamples=report.bootstrap_resamples, seed=report.bootstrap_seed, confidence=report.confidence,
+    )  # fmt: skip
+    found = paired["defects_found"]
     return {
         "label": name,
         "target_specificity": float(payload["config"]["target_specificity"]),
@@ -82,14 +81,11 @@ def compare_operating_points(
         "reference_target_specificity": reference_target,
         "reference_threshold": reference,
         "threshold_ratio": stored / reference,
-        "at_stored": label_figures(y_true, first, classes, good_class),
-        "at_reference": label_figures(y_true, second, classes, good_class),
-        "stored_vs_reference": paired_naming(
-            y_true, first, second, at_stored.original_ids, classes,
-            resamples=report.bootstrap_resamples, seed=report.bootstrap_seed, confidence=report.confidence,
-        ),  # fmt: skip
+        "at_stored": paired["first"],
+        "at_reference": paired["second"],
+        "stored_vs_reference": paired["first_vs_second"],
         "defects_found_stored_only_vs_reference_only": {
-            "stored_only": only_stored, "reference_only": only_reference, "p_value": mcnemar_exact(only_stored, only_reference),
+            "stored_only": found["first_only"], "reference_only": found["second_only"], "p_value": found["p_value"],
         },  # fmt: skip
     }
 

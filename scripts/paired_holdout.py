@@ -22,7 +22,6 @@ it keeps the same share of the good photos (paired, McNemar). The pre-registrati
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import shutil
 import subprocess
@@ -36,6 +35,7 @@ import yaml
 
 from textile_defects.crossval.config import CrossvalConfig
 from textile_defects.crossval.scores import load_scores
+from textile_defects.data.manifest import sha256_file
 from textile_defects.decision.as_decided import decided_name, decided_runs
 from textile_defects.decision.detectors import GateScores
 from textile_defects.decision.rules import RULES
@@ -52,14 +52,6 @@ from textile_defects.utils.stage import load_params, section
 log = logging.getLogger("paired_holdout")
 MODEL = "mixed"
 """The namer of predict's default label (mixed_naming's score file)."""
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def restore(repo: Path, rev: str, path: str, dest: Path) -> Path:
@@ -101,7 +93,7 @@ def score_reference(repo: Path, rev: str, manifest: Path, work: Path, current_sc
     detector_pt = restore(repo, rev, f"models/{detector}.pt", work / "models" / f"{detector}.pt")
     detector_csv = scores / f"{detector}_fold{FOLD}.csv"
     current_pt = repo / "models" / f"{detector}.pt"
-    if current_pt.is_file() and _md5(current_pt) == _md5(detector_pt) and (current_scores / detector_csv.name).is_file():
+    if current_pt.is_file() and sha256_file(current_pt) == sha256_file(detector_pt) and (current_scores / detector_csv.name).is_file():
         # The same classifier file on the same photos: its scores are the current ones, byte for byte.
         shutil.copyfile(current_scores / detector_csv.name, detector_csv)
         log.info("reference %s: the same %s.pt as now, its scores reused", rev, detector)
